@@ -1,0 +1,33 @@
+//! # strata-tensor
+//!
+//! N-dimensional tensors for deep learning on the CPU, generic over `f32` and `f64`:
+//! strided views without copies, NumPy broadcasting, reductions, a cache-blocked parallel
+//! matrix multiply, and the convolution and pooling kernels of a CNN (NCHW layout).
+//!
+//! ```
+//! use strata_tensor::Tensor;
+//! let a = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[2, 2])?;
+//! let b = Tensor::<f32>::from_vec(vec![10., 20.], &[2])?;
+//! let c = a.add(&b)?; // broadcasts b over the rows
+//! assert_eq!(c.to_vec(), vec![11., 22., 13., 24.]);
+//! # Ok::<(), strata_tensor::TensorError>(())
+//! ```
+//!
+//! Every operation whose validity depends on shapes returns a [`Result`] whose error names
+//! the operation and the shapes involved. Results do not depend on the number of threads.
+
+#![warn(missing_docs)]
+
+mod element;
+mod error;
+pub mod layout;
+mod random;
+pub mod shape;
+pub mod strided_index;
+mod tensor;
+mod view;
+
+pub use element::Element;
+pub use error::{Result, TensorError};
+pub use layout::Layout;
+pub use tensor::Tensor;
