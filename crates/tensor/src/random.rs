@@ -39,6 +39,12 @@ impl<T: Element> Tensor<T> {
         std: f64,
         rng: &mut R,
     ) -> Result<Self> {
+        if !(std >= 0.0 && std.is_finite() && mean.is_finite()) {
+            return Err(TensorError::invalid(
+                "rand_normal",
+                format!("mean {mean} must be finite and std {std} finite and non-negative"),
+            ));
+        }
         let dist = Normal::new(mean, std).map_err(|e| {
             TensorError::invalid("rand_normal", format!("mean {mean}, std {std}: {e}"))
         })?;
