@@ -299,8 +299,8 @@ impl Layout {
             ni = nj;
         }
         // Trailing size-1 axes of the new shape.
-        for k in ni..shape.len() {
-            new_strides[k] = 1;
+        for stride in &mut new_strides[ni..] {
+            *stride = 1;
         }
         Some(Self {
             shape: shape.to_vec(),

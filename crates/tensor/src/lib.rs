@@ -19,12 +19,16 @@
 #![warn(missing_docs)]
 
 mod element;
+mod elementwise;
 mod error;
 pub mod layout;
 mod random;
+mod reduce;
 pub mod shape;
 pub mod strided_index;
 mod tensor;
+#[cfg(test)]
+mod testing;
 mod view;
 
 pub use element::Element;

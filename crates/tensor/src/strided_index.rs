@@ -15,12 +15,26 @@ pub struct StridedIndex<'a> {
 impl<'a> StridedIndex<'a> {
     /// Starts at the layout's first element.
     pub fn new(layout: &'a Layout) -> Self {
-        let remaining = layout.numel();
+        Self::starting_at(layout, 0)
+    }
+
+    /// Starts at the element with row-major position `start` (yields nothing past the end).
+    pub fn starting_at(layout: &'a Layout, start: usize) -> Self {
+        let remaining = layout.numel().saturating_sub(start);
+        let mut index = vec![0; layout.rank()];
+        let mut position = layout.offset();
+        let mut rest = start;
+        for axis in (0..layout.rank()).rev() {
+            let dim = layout.shape()[axis];
+            index[axis] = rest % dim.max(1);
+            rest /= dim.max(1);
+            position += index[axis] * layout.strides()[axis];
+        }
         Self {
             shape: layout.shape(),
             strides: layout.strides(),
-            index: vec![0; layout.rank()],
-            next: (remaining > 0).then_some(layout.offset()),
+            index,
+            next: (remaining > 0).then_some(position),
             remaining,
         }
     }
@@ -64,6 +78,16 @@ mod tests {
         let layout = Layout::contiguous(&[2, 3]).transpose(0, 1).unwrap();
         let offsets: Vec<usize> = layout.offsets().collect();
         assert_eq!(offsets, vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn starting_mid_way_matches_skipping() {
+        let layout = Layout::contiguous(&[3, 4, 5]).permute(&[2, 0, 1]).unwrap();
+        let all: Vec<usize> = layout.offsets().collect();
+        for start in [0, 1, 7, 59, 60] {
+            let tail: Vec<usize> = StridedIndex::starting_at(&layout, start).collect();
+            assert_eq!(tail, all[start.min(60)..]);
+        }
     }
 
     #[test]
