@@ -35,3 +35,8 @@ pub use element::Element;
 pub use error::{Result, TensorError};
 pub use layout::Layout;
 pub use tensor::Tensor;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
