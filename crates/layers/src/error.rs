@@ -27,6 +27,22 @@ pub enum LayersError {
         /// The shape that was found.
         found: Vec<usize>,
     },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file's contents are not what they should be, naming the file and what was wrong.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong (missing key, dtype, shape, …).
+        message: String,
+    },
 }
 
 impl LayersError {
@@ -36,6 +52,21 @@ impl LayersError {
             what: what.into(),
             message: message.into(),
         }
+    }
+}
+
+/// Attaches a path to I/O errors.
+pub(crate) trait IoContext<T> {
+    /// Wraps the error with the file it concerns.
+    fn at(self, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| LayersError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

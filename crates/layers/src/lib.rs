@@ -20,6 +20,7 @@
 
 mod error;
 pub mod init;
+pub mod io;
 pub mod optim;
 
 pub use error::{LayersError, Result};
