@@ -21,6 +21,7 @@
 mod error;
 pub mod init;
 pub mod io;
+pub mod metrics;
 pub mod optim;
 
 pub use error::{LayersError, Result};
