@@ -23,6 +23,7 @@ pub mod init;
 pub mod io;
 pub mod metrics;
 pub mod optim;
+pub mod summary;
 
 pub use error::{LayersError, Result};
 
