@@ -21,6 +21,7 @@
 mod element;
 mod elementwise;
 mod error;
+mod index;
 pub mod layout;
 mod random;
 mod reduce;
