@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod conv;
 mod element;
 mod error;
 pub mod layout;
