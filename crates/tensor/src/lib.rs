@@ -22,6 +22,8 @@ pub mod conv;
 mod element;
 mod error;
 pub mod layout;
+mod pad;
+pub mod pool;
 mod random;
 pub mod shape;
 pub mod strided_index;
