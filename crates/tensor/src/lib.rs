@@ -18,10 +18,14 @@
 
 #![warn(missing_docs)]
 
+pub mod conv;
 mod element;
 mod elementwise;
 mod error;
+mod index;
 pub mod layout;
+mod pad;
+pub mod pool;
 mod random;
 mod reduce;
 pub mod shape;
@@ -35,3 +39,8 @@ pub use element::Element;
 pub use error::{Result, TensorError};
 pub use layout::Layout;
 pub use tensor::Tensor;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -164,6 +164,18 @@ impl<T: Element> Tensor<T> {
         }
     }
 
+    /// The elements in row-major logical order, taking the buffer without a copy when this
+    /// tensor is its storage's only user and covers all of it.
+    pub fn into_vec(self) -> Vec<T> {
+        let whole = self.layout.is_contiguous()
+            && self.layout.offset() == 0
+            && self.storage.len() == self.numel();
+        if !whole {
+            return self.to_vec();
+        }
+        Arc::try_unwrap(self.storage).unwrap_or_else(|shared| shared.as_ref().clone())
+    }
+
     /// A contiguous tensor with the same values: `self` (shared) if already contiguous with
     /// offset 0 and no trailing storage, a copy otherwise.
     pub fn contiguous(&self) -> Self {
@@ -272,6 +284,16 @@ mod tests {
         assert!(t.contiguous().shares_storage_with(&t));
         let tt = t.t().unwrap().contiguous();
         assert!(!tt.shares_storage_with(&t));
+    }
+
+    #[test]
+    fn into_vec_takes_unique_buffers_and_copies_views() {
+        let t = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[2, 2]).unwrap();
+        let view = t.t().unwrap();
+        assert_eq!(view.into_vec(), vec![1., 3., 2., 4.]);
+        let shared = t.clone();
+        assert_eq!(t.into_vec(), vec![1., 2., 3., 4.]);
+        assert_eq!(shared.into_vec(), vec![1., 2., 3., 4.]);
     }
 
     #[test]

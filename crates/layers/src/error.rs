@@ -1,0 +1,74 @@
+//! The one error type of the layers crate.
+
+use strata_tensor::TensorError;
+use thiserror::Error;
+
+/// Everything that can go wrong when building, training, saving or loading a model.
+#[derive(Debug, Error)]
+pub enum LayersError {
+    /// A tensor operation failed; the message names the op and the shapes.
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    /// A configuration value outside its valid range, naming the setting.
+    #[error("{what}: {message}")]
+    InvalidConfig {
+        /// The layer, optimiser or setting at fault.
+        what: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A parameter's shape differs from the shape its optimiser state or checkpoint holds.
+    #[error("{name}: expected shape {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// The parameter's name (`conv2d.weight`, …).
+        name: String,
+        /// The shape that was expected.
+        expected: Vec<usize>,
+        /// The shape that was found.
+        found: Vec<usize>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file's contents are not what they should be, naming the file and what was wrong.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong (missing key, dtype, shape, …).
+        message: String,
+    },
+}
+
+impl LayersError {
+    /// An [`LayersError::InvalidConfig`] naming `what` was wrong.
+    pub fn config(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Attaches a path to I/O errors.
+pub(crate) trait IoContext<T> {
+    /// Wraps the error with the file it concerns.
+    fn at(self, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| LayersError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// The result type of the layers crate.
+pub type Result<T, E = LayersError> = std::result::Result<T, E>;

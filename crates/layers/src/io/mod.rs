@@ -1,0 +1,7 @@
+//! Files: atomic writes and named tensors in the safetensors format.
+
+mod atomic;
+mod tensors;
+
+pub use atomic::write_atomic;
+pub use tensors::{load_tensors, read_expected, save_tensors, NamedTensors};

@@ -1,0 +1,233 @@
+//! Named tensors in the safetensors format (the format of Hugging Face and of
+//! `safetensors.torch.save_file`), so that weights move between Strata and PyTorch.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, View};
+use strata_tensor::{Element, Tensor};
+
+use super::write_atomic;
+use crate::error::{IoContext, LayersError, Result};
+
+/// Tensors by name, in name order.
+pub type NamedTensors<T> = BTreeMap<String, Tensor<T>>;
+
+/// A tensor's little-endian bytes, as safetensors stores them.
+struct Bytes {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for &Bytes {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+fn to_bytes<T: Element>(tensor: &Tensor<T>) -> Bytes {
+    let values = tensor.to_vec();
+    let (dtype, data) = match T::NAME {
+        "f64" => (
+            Dtype::F64,
+            values
+                .iter()
+                .flat_map(|v| v.to_f64().unwrap_or(f64::NAN).to_le_bytes())
+                .collect(),
+        ),
+        _ => (
+            Dtype::F32,
+            values
+                .iter()
+                .flat_map(|v| v.to_f32().unwrap_or(f32::NAN).to_le_bytes())
+                .collect(),
+        ),
+    };
+    Bytes {
+        dtype,
+        shape: tensor.shape().to_vec(),
+        data,
+    }
+}
+
+/// Saves tensors (and optional string metadata) to a safetensors file, atomically.
+pub fn save_tensors<T: Element>(
+    path: &Path,
+    tensors: &NamedTensors<T>,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let bytes: Vec<(String, Bytes)> = tensors
+        .iter()
+        .map(|(name, t)| (name.clone(), to_bytes(t)))
+        .collect();
+    let views = bytes.iter().map(|(name, b)| (name.as_str(), b));
+    let buffer = safetensors::serialize(views, metadata).map_err(|e| LayersError::Format {
+        path: path.to_path_buf(),
+        message: format!("cannot serialise tensors: {e}"),
+    })?;
+    write_atomic(path, |w| w.write_all(&buffer).at(path))
+}
+
+/// Loads every tensor of a safetensors file as `T` (f32 and f64 files are accepted; other
+/// dtypes are an error naming the tensor), with the file's metadata.
+pub fn load_tensors<T: Element>(path: &Path) -> Result<(NamedTensors<T>, HashMap<String, String>)> {
+    let buffer = std::fs::read(path).at(path)?;
+    let format_error = |message: String| LayersError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (_, metadata) = SafeTensors::read_metadata(&buffer)
+        .map_err(|e| format_error(format!("not a safetensors file: {e}")))?;
+    let file = SafeTensors::deserialize(&buffer)
+        .map_err(|e| format_error(format!("not a safetensors file: {e}")))?;
+    let mut tensors = NamedTensors::new();
+    for (name, view) in file.tensors() {
+        let data = view.data();
+        let values: Vec<T> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| T::from_f64_lossy(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    T::from_f64_lossy(f64::from_le_bytes(b))
+                })
+                .collect(),
+            other => {
+                return Err(format_error(format!(
+                    "tensor {name} has dtype {other:?}; only F32 and F64 are supported"
+                )))
+            }
+        };
+        let tensor = Tensor::from_vec(values, view.shape())
+            .map_err(|e| format_error(format!("tensor {name}: {e}")))?;
+        tensors.insert(name, tensor);
+    }
+    Ok((tensors, metadata.metadata().clone().unwrap_or_default()))
+}
+
+/// Takes from `tensors` exactly the expected names with the expected shapes, in the order
+/// given; an error names the file and the first missing key, unexpected key, or shape that
+/// differs.
+pub fn read_expected<T: Element>(
+    path: &Path,
+    mut tensors: NamedTensors<T>,
+    expected: &[(String, Vec<usize>)],
+) -> Result<Vec<Tensor<T>>> {
+    let mut out = Vec::with_capacity(expected.len());
+    for (name, shape) in expected {
+        let tensor = tensors.remove(name).ok_or_else(|| LayersError::Format {
+            path: path.to_path_buf(),
+            message: format!("missing key {name} (expected shape {shape:?})"),
+        })?;
+        if tensor.shape() != shape.as_slice() {
+            return Err(LayersError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "shape mismatch for {name}: expected {shape:?}, found {:?}",
+                    tensor.shape()
+                ),
+            });
+        }
+        out.push(tensor);
+    }
+    if let Some(extra) = tensors.keys().next() {
+        return Err(LayersError::Format {
+            path: path.to_path_buf(),
+            message: format!("unexpected key {extra} (the model has no such parameter)"),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("strata-st-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("weights.safetensors")
+    }
+
+    fn sample() -> NamedTensors<f32> {
+        let mut t = NamedTensors::new();
+        t.insert(
+            "conv2d.weight".into(),
+            Tensor::from_vec((0..24).map(|i| i as f32 * 0.5).collect(), &[2, 3, 2, 2]).unwrap(),
+        );
+        t.insert(
+            "dense.bias".into(),
+            Tensor::from_vec(vec![1.5, -2.0], &[2]).unwrap(),
+        );
+        t
+    }
+
+    #[test]
+    fn round_trip_keeps_names_shapes_values_and_metadata() {
+        let path = scratch("round");
+        let meta = HashMap::from([("epoch".to_string(), "3".to_string())]);
+        save_tensors(&path, &sample(), Some(meta.clone())).unwrap();
+        let (loaded, loaded_meta) = load_tensors::<f32>(&path).unwrap();
+        assert_eq!(loaded, sample());
+        assert_eq!(loaded_meta, meta);
+        // An f32 file loads into f64 exactly.
+        let (wide, _) = load_tensors::<f64>(&path).unwrap();
+        assert_eq!(wide["dense.bias"].to_vec(), vec![1.5, -2.0]);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_shapes() {
+        let path = scratch("errors");
+        save_tensors(&path, &sample(), None).unwrap();
+        let (loaded, _) = load_tensors::<f32>(&path).unwrap();
+        let expected = vec![
+            ("conv2d.weight".to_string(), vec![2, 3, 3, 3]),
+            ("dense.bias".to_string(), vec![2]),
+        ];
+        let err = read_expected(&path, loaded.clone(), &expected)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("weights.safetensors")
+                && err.contains(
+                    "shape mismatch for conv2d.weight: expected [2, 3, 3, 3], found [2, 3, 2, 2]"
+                ),
+            "{err}"
+        );
+        let err = read_expected(
+            &path,
+            loaded.clone(),
+            &[("dense.weight".to_string(), vec![2])],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("missing key dense.weight"), "{err}");
+        let err = read_expected(&path, loaded, &[("dense.bias".to_string(), vec![2])])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unexpected key conv2d.weight"), "{err}");
+        std::fs::write(&path, b"garbage").unwrap();
+        let err = load_tensors::<f32>(&path).unwrap_err().to_string();
+        assert!(err.contains("not a safetensors file"), "{err}");
+        let missing = path.with_file_name("absent.safetensors");
+        assert!(load_tensors::<f32>(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("absent.safetensors"));
+    }
+}

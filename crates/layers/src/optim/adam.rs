@@ -1,0 +1,163 @@
+//! Adam and AdamW.
+
+use strata_tensor::{Element, Tensor};
+
+use super::{check_grad, check_range, Optimizer, OptimizerState, ParamGrad};
+use crate::error::Result;
+
+/// Where Adam adds epsilon, which differs between the two frameworks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpsilonMode {
+    /// PyTorch: `p ← p − lr · m̂ / (sqrt(v̂) + ε)` with bias-corrected `m̂ = m / (1 − β₁ᵗ)`
+    /// and `v̂ = v / (1 − β₂ᵗ)`. PyTorch's default ε is 1e-8.
+    Torch,
+    /// Keras (and the Adam paper's "ε-hat" form): `p ← p − lr · sqrt(1 − β₂ᵗ) / (1 − β₁ᵗ) ·
+    /// m / (sqrt(v) + ε)`, so ε is added before bias correction. Keras's default ε is 1e-7.
+    Keras,
+}
+
+/// Settings of [`Adam`]. The defaults are Keras's: learning rate 0.001, β₁ 0.9, β₂ 0.999,
+/// ε 1e-7 added Keras's way; [`AdamConfig::torch`] gives PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Step size. Default 0.001.
+    pub learning_rate: f64,
+    /// Decay of the first-moment estimate. Default 0.9.
+    pub beta1: f64,
+    /// Decay of the second-moment estimate. Default 0.999.
+    pub beta2: f64,
+    /// Added to the denominator for stability. Default 1e-7.
+    pub epsilon: f64,
+    /// Where epsilon is added. Default [`EpsilonMode::Keras`].
+    pub epsilon_mode: EpsilonMode,
+    /// Weight decay: added to the gradient as an L2 penalty for Adam, applied to the weights
+    /// directly (`p ← p − lr·λ·p`) for AdamW. Default 0.
+    pub weight_decay: f64,
+    /// Decoupled weight decay (AdamW, `torch.optim.AdamW`, `keras.optimizers.AdamW`).
+    /// Default false.
+    pub decoupled_weight_decay: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            epsilon_mode: EpsilonMode::Keras,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// PyTorch's `torch.optim.Adam` defaults: ε 1e-8 added after bias correction.
+    pub fn torch() -> Self {
+        Self {
+            epsilon: 1e-8,
+            epsilon_mode: EpsilonMode::Torch,
+            ..Self::default()
+        }
+    }
+
+    /// PyTorch's `torch.optim.AdamW` defaults: as [`AdamConfig::torch`] with decoupled
+    /// weight decay 0.01.
+    pub fn torch_adamw() -> Self {
+        Self {
+            weight_decay: 0.01,
+            decoupled_weight_decay: true,
+            ..Self::torch()
+        }
+    }
+}
+
+/// The Adam optimiser (Kingma & Ba), and AdamW with decoupled weight decay.
+#[derive(Debug, Clone)]
+pub struct Adam<T: Element> {
+    config: AdamConfig,
+    state: OptimizerState<T>,
+}
+
+impl<T: Element> Adam<T> {
+    /// An Adam optimiser; an error names any setting out of range.
+    pub fn new(config: AdamConfig) -> Result<Self> {
+        check_range("Adam", "learning_rate", config.learning_rate, 0.0, f64::MAX)?;
+        check_range("Adam", "beta1", config.beta1, 0.0, 1.0 - f64::EPSILON)?;
+        check_range("Adam", "beta2", config.beta2, 0.0, 1.0 - f64::EPSILON)?;
+        check_range("Adam", "epsilon", config.epsilon, 0.0, f64::MAX)?;
+        check_range("Adam", "weight_decay", config.weight_decay, 0.0, f64::MAX)?;
+        Ok(Self {
+            config,
+            state: OptimizerState::new("adam"),
+        })
+    }
+}
+
+impl<T: Element> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &[ParamGrad<'_, T>]) -> Result<Vec<Tensor<T>>> {
+        let c = self.config;
+        let t = (self.state.step + 1) as i32;
+        let correction1 = 1.0 - c.beta1.powi(t);
+        let correction2 = 1.0 - c.beta2.powi(t);
+        let (b1, b2) = (T::from_f64_lossy(c.beta1), T::from_f64_lossy(c.beta2));
+        let eps = T::from_f64_lossy(c.epsilon);
+        let wd = T::from_f64_lossy(c.weight_decay);
+        let lr = T::from_f64_lossy(c.learning_rate);
+        // Both conventions as `p ← p − step_size · m / (sqrt(v) / denom_scale + ε)`.
+        let (step_size, denom_scale) = match c.epsilon_mode {
+            EpsilonMode::Torch => (c.learning_rate / correction1, correction2.sqrt()),
+            EpsilonMode::Keras => (c.learning_rate * correction2.sqrt() / correction1, 1.0),
+        };
+        let (step_size, denom_scale) =
+            (T::from_f64_lossy(step_size), T::from_f64_lossy(denom_scale));
+        let mut updated = Vec::with_capacity(params.len());
+        for p in params {
+            check_grad(p)?;
+            let shape = p.value.shape();
+            let mut value = p.value.to_vec();
+            let grad = p.grad.to_vec();
+            let (m_key, v_key) = (
+                format!("{}.exp_avg", p.name),
+                format!("{}.exp_avg_sq", p.name),
+            );
+            let mut m = self.state.take(&m_key, shape)?;
+            let mut v = self.state.take(&v_key, shape)?;
+            for (i, x) in value.iter_mut().enumerate() {
+                let mut g = grad[i];
+                if c.decoupled_weight_decay {
+                    *x = *x - lr * wd * *x;
+                } else {
+                    g = g + wd * *x;
+                }
+                m[i] = b1 * m[i] + (T::one() - b1) * g;
+                v[i] = b2 * v[i] + (T::one() - b2) * g * g;
+                *x = *x - step_size * m[i] / (v[i].sqrt() / denom_scale + eps);
+            }
+            self.state.put(&m_key, m, shape)?;
+            self.state.put(&v_key, v, shape)?;
+            updated.push(Tensor::from_vec(value, shape)?);
+        }
+        self.state.step += 1;
+        Ok(updated)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) {
+        self.config.learning_rate = rate;
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        self.state.clone()
+    }
+
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<()> {
+        state.expect_kind("adam")?;
+        self.state = state;
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! Optimisers against PyTorch: parameter values after several steps with fixed gradients.
+//!
+//! The fixture is made by `tests/fixtures/optim_reference.py` (see its docstring for the
+//! command); everything is float64, so the tolerance is tight.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use strata_layers::optim::{
+    Adam, AdamConfig, Optimizer, ParamGrad, RmsProp, RmsPropConfig, Sgd, SgdConfig,
+};
+use strata_tensor::Tensor;
+
+const FIXTURE: &str = include_str!("fixtures/optim_reference.json");
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+fn optimizer(case: &str) -> Box<dyn Optimizer<f64>> {
+    let torch = AdamConfig {
+        learning_rate: 0.01,
+        ..AdamConfig::torch()
+    };
+    let sgd = SgdConfig {
+        learning_rate: 0.05,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    };
+    match case {
+        "adam_torch" => Box::new(Adam::new(torch).unwrap()),
+        "adam_torch_l2" => Box::new(
+            Adam::new(AdamConfig {
+                weight_decay: 0.1,
+                ..torch
+            })
+            .unwrap(),
+        ),
+        "adamw_torch" => Box::new(
+            Adam::new(AdamConfig {
+                weight_decay: 0.1,
+                decoupled_weight_decay: true,
+                ..torch
+            })
+            .unwrap(),
+        ),
+        "sgd_momentum" => Box::new(Sgd::new(sgd).unwrap()),
+        "sgd_nesterov_decay" => Box::new(
+            Sgd::new(SgdConfig {
+                nesterov: true,
+                weight_decay: 0.01,
+                ..sgd
+            })
+            .unwrap(),
+        ),
+        "rmsprop_torch" => Box::new(
+            RmsProp::new(RmsPropConfig {
+                learning_rate: 0.01,
+                ..RmsPropConfig::torch()
+            })
+            .unwrap(),
+        ),
+        other => panic!("fixture has a case this test does not know: {other}"),
+    }
+}
+
+#[test]
+fn optimisers_match_pytorch_step_by_step() {
+    let fixture: Value = serde_json::from_str(FIXTURE).expect("fixture is JSON");
+    let mut start = BTreeMap::new();
+    for (name, p) in fixture["params"].as_object().expect("params") {
+        let shape: Vec<usize> = floats(&p["shape"]).iter().map(|&d| d as usize).collect();
+        start.insert(
+            name.clone(),
+            Tensor::from_vec(floats(&p["values"]), &shape).unwrap(),
+        );
+    }
+    let cases = fixture["cases"].as_object().expect("cases");
+    assert_eq!(cases.len(), 6);
+    for (case, data) in cases {
+        let mut opt = optimizer(case);
+        let mut params = start.clone();
+        let steps = data["grads"].as_array().expect("grads");
+        for (step, grads) in steps.iter().enumerate() {
+            let grad_tensors: Vec<Tensor<f64>> = params
+                .iter()
+                .map(|(name, p)| Tensor::from_vec(floats(&grads[name]), p.shape()).unwrap())
+                .collect();
+            let pairs: Vec<ParamGrad<'_, f64>> = params
+                .iter()
+                .zip(&grad_tensors)
+                .map(|((name, value), grad)| ParamGrad { name, value, grad })
+                .collect();
+            let updated = opt.step(&pairs).unwrap();
+            for ((name, p), new) in params.iter_mut().zip(updated) {
+                *p = new;
+                let expected = floats(&data["params_after_step"][step][name]);
+                for (i, (got, want)) in p.to_vec().iter().zip(&expected).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                        "{case}, step {}, {name}[{i}]: ours {got}, PyTorch {want}",
+                        step + 1
+                    );
+                }
+            }
+        }
+    }
+}
