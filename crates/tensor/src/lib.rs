@@ -18,11 +18,14 @@
 
 #![warn(missing_docs)]
 
+pub mod conv;
 mod element;
 mod elementwise;
 mod error;
 mod index;
 pub mod layout;
+mod pad;
+pub mod pool;
 mod random;
 mod reduce;
 pub mod shape;

@@ -1,0 +1,141 @@
+//! Convolution kernels on the layers of the example models: forward, input gradient and
+//! weight gradient, reported in GFLOP/s (criterion's "elem/s" are FLOP/s: the throughput is
+//! set to `2·N·O·OH·OW·(C/groups)·kh·kw` per pass). A single-threaded sgemm of conv3_1's
+//! matrix shape is the reference rate.
+//!
+//! `cargo bench -p strata-tensor --bench conv`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::SeedableRng;
+use std::hint::black_box;
+use std::time::Duration;
+use strata_tensor::conv::{
+    conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, Conv2dParams,
+    Padding2d,
+};
+use strata_tensor::{Element, Tensor};
+
+struct Layer {
+    name: &'static str,
+    input: [usize; 4],
+    weight: [usize; 4],
+    params: Conv2dParams,
+}
+
+fn layers() -> Vec<Layer> {
+    let pad1 = Conv2dParams::default().with_padding(Padding2d::uniform(1));
+    vec![
+        Layer {
+            name: "mnist_conv1_b64_28x28_1to32",
+            input: [64, 1, 28, 28],
+            weight: [32, 1, 3, 3],
+            params: Conv2dParams::default(),
+        },
+        Layer {
+            name: "mnist_conv2_b64_13x13_32to64",
+            input: [64, 32, 13, 13],
+            weight: [64, 32, 3, 3],
+            params: Conv2dParams::default(),
+        },
+        Layer {
+            name: "vgg16_conv1_2_b1_224x224_64to64",
+            input: [1, 64, 224, 224],
+            weight: [64, 64, 3, 3],
+            params: pad1,
+        },
+        Layer {
+            name: "vgg16_conv3_1_b1_56x56_128to256",
+            input: [1, 128, 56, 56],
+            weight: [256, 128, 3, 3],
+            params: pad1,
+        },
+    ]
+}
+
+fn flops(l: &Layer) -> u64 {
+    let [oh, ow] = conv2d_output_size(
+        [l.input[2], l.input[3]],
+        [l.weight[2], l.weight[3]],
+        &l.params,
+    )
+    .expect("layer geometry");
+    (2 * l.input[0] * l.weight[0] * oh * ow * l.weight[1] * l.weight[2] * l.weight[3]) as u64
+}
+
+fn conv(c: &mut Criterion) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut group = c.benchmark_group("conv2d");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for l in layers() {
+        let x = Tensor::<f32>::rand_uniform(&l.input, -1.0, 1.0, &mut rng).expect("x");
+        let w = Tensor::<f32>::rand_uniform(&l.weight, -1.0, 1.0, &mut rng).expect("w");
+        let b = Tensor::<f32>::rand_uniform(&[l.weight[0]], -1.0, 1.0, &mut rng).expect("b");
+        let y = conv2d(&x, &w, Some(&b), &l.params).expect("forward");
+        let dy = Tensor::<f32>::rand_uniform(y.shape(), -1.0, 1.0, &mut rng).expect("dy");
+        group.throughput(Throughput::Elements(flops(&l)));
+        group.bench_function(BenchmarkId::new("forward", l.name), |bench| {
+            bench.iter(|| conv2d(black_box(&x), &w, Some(&b), &l.params).expect("forward"))
+        });
+        group.bench_function(BenchmarkId::new("backward_input", l.name), |bench| {
+            bench.iter(|| {
+                conv2d_backward_input(black_box(&dy), &w, &l.input, &l.params).expect("dx")
+            })
+        });
+        group.bench_function(BenchmarkId::new("backward_weight", l.name), |bench| {
+            bench.iter(|| {
+                conv2d_backward_weight(black_box(&x), &dy, &l.weight, &l.params).expect("dw")
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The single-threaded sgemm behind the kernels on conv3_1's shape (256 × 1152 × 3136).
+fn sgemm(c: &mut Criterion) {
+    let (m, k, n) = (256, 1152, 3136);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+    let a = Tensor::<f32>::rand_uniform(&[m, k], -1.0, 1.0, &mut rng)
+        .expect("a")
+        .to_vec();
+    let b = Tensor::<f32>::rand_uniform(&[k, n], -1.0, 1.0, &mut rng)
+        .expect("b")
+        .to_vec();
+    let mut out = vec![0.0f32; m * n];
+    let mut group = c.benchmark_group("sgemm");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements((2 * m * k * n) as u64));
+    group.bench_function("single_thread_256x1152x3136", |bench| {
+        bench.iter(|| {
+            // SAFETY: a is m×k, b is k×n and out is m×n, all row-major and disjoint.
+            unsafe {
+                f32::gemm_raw(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    b.as_ptr(),
+                    n as isize,
+                    1,
+                    0.0,
+                    out.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            };
+            black_box(&out);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, conv, sgemm);
+criterion_main!(benches);

@@ -1,0 +1,394 @@
+//! The gradients of a 2-D convolution with respect to its input, weight and bias.
+
+use rayon::prelude::*;
+
+use super::gemm::{gemm, SharedMut};
+use super::geometry::Geometry;
+use super::im2col::{col2im, im2col, Tiles};
+use super::params::Conv2dParams;
+use crate::element::Element;
+use crate::error::{Result, TensorError};
+use crate::shape::numel;
+use crate::tensor::Tensor;
+
+/// Input channels per task of the input gradient: a fixed block, so that the work split never
+/// depends on the number of threads.
+const INPUT_CHANNEL_BLOCK: usize = 16;
+
+/// At most this many partial weight gradients are summed (fixed, shape-independent order).
+const MAX_WEIGHT_PARTIALS: usize = 16;
+
+/// Byte budget of all partial weight gradients together.
+const WEIGHT_PARTIAL_BYTES: usize = 64 << 20;
+
+/// The gradient of [`conv2d`](super::conv2d) with respect to its input, given the gradient
+/// `grad_output` (`[N, O, OH, OW]`) of its output, the `weight` (`[O, C / groups, kh, kw]`),
+/// the input's shape `[N, C, H, W]` and the same parameters (a transposed convolution,
+/// computed as GEMM + col2im).
+///
+/// ```
+/// use strata_tensor::{conv::{conv2d_backward_input, Conv2dParams}, Tensor};
+/// let dy = Tensor::<f64>::ones(&[1, 1, 2, 2]);
+/// let w = Tensor::<f64>::ones(&[1, 1, 2, 2]);
+/// let dx = conv2d_backward_input(&dy, &w, &[1, 1, 3, 3], &Conv2dParams::default())?;
+/// assert_eq!(dx.to_vec(), vec![1., 2., 1., 2., 4., 2., 1., 2., 1.]);
+/// # Ok::<(), strata_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// As [`conv2d`](super::conv2d) for the input shape and weight, and a `grad_output` whose
+/// shape is not the convolution's output shape.
+pub fn conv2d_backward_input<T: Element>(
+    grad_output: &Tensor<T>,
+    weight: &Tensor<T>,
+    input_shape: &[usize],
+    params: &Conv2dParams,
+) -> Result<Tensor<T>> {
+    const OP: &str = "conv2d_backward_input";
+    let g = Geometry::new(OP, input_shape, weight.shape(), params)?;
+    g.check_grad_output(OP, grad_output.shape())?;
+    let dy = grad_output.contiguous();
+    let w = weight.contiguous();
+    let mut dx = vec![T::zero(); numel(&g.input_shape())];
+    if !dx.is_empty() && g.oh * g.ow > 0 && g.c_out > 0 {
+        input_grad_into(&g, dy.storage(), w.storage(), &mut dx);
+    }
+    Ok(Tensor::from_contiguous(dx, &g.input_shape()))
+}
+
+fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
+    let k = g.col_rows();
+    let taps = g.kh * g.kw;
+    let plane_in = g.h * g.w;
+    let plane_out = g.oh * g.ow;
+    let blocks = g.cin_g.div_ceil(INPUT_CHANNEL_BLOCK);
+    let block_tiles = Tiles::new::<T>(g, INPUT_CHANNEL_BLOCK.min(g.cin_g) * taps);
+    let pointwise = g.is_pointwise();
+    let dx_ptr = SharedMut(dx.as_mut_ptr());
+    (0..g.n * g.groups * blocks).into_par_iter().for_each_init(
+        Vec::new,
+        |col: &mut Vec<T>, task| {
+            let (ng, b) = (task / blocks, task % blocks);
+            let (n, grp) = (ng / g.groups, ng % g.groups);
+            let c0 = b * INPUT_CHANNEL_BLOCK;
+            let channels = INPUT_CHANNEL_BLOCK.min(g.cin_g - c0);
+            let first_channel = n * g.c_in + grp * g.cin_g + c0;
+            // SAFETY: the planes of `channels` input channels starting at `first_channel` lie
+            // inside `dx` and belong to this task only.
+            let dxb = unsafe {
+                std::slice::from_raw_parts_mut(
+                    dx_ptr.get().add(first_channel * plane_in),
+                    channels * plane_in,
+                )
+            };
+            // A[r, o] = weight[grp·cout_g + o, c0 + r / taps, tap r % taps]: the transposed
+            // weight rows of this channel block.
+            let a = w[grp * g.cout_g * k + c0 * taps..].as_ptr();
+            let dy0 = (n * g.c_out + grp * g.cout_g) * plane_out;
+            for t in 0..block_tiles.count {
+                let (oh0, rows) = block_tiles.range(t);
+                let p = rows * g.ow;
+                let bptr = dy[dy0 + oh0 * g.ow..].as_ptr();
+                if pointwise {
+                    // SAFETY: A is [channels, cout_g] with strides (1, k), B = dY rows
+                    // [cout_g, p] with row stride OH·OW, C = the same pixels of the block's
+                    // planes (row stride H·W = OH·OW), inside `dxb`.
+                    unsafe {
+                        gemm(
+                            channels,
+                            g.cout_g,
+                            p,
+                            a,
+                            1,
+                            k,
+                            bptr,
+                            plane_out,
+                            1,
+                            T::zero(),
+                            dxb[oh0 * g.w..].as_mut_ptr(),
+                            plane_in,
+                        );
+                    }
+                } else {
+                    let rows_c = channels * taps;
+                    col.resize(rows_c * p, T::zero());
+                    // SAFETY: A is [rows_c, cout_g] with strides (1, k) inside `w`, B is
+                    // [cout_g, p] inside `dy`, C is the [rows_c, p] buffer `col`.
+                    unsafe {
+                        gemm(
+                            rows_c,
+                            g.cout_g,
+                            p,
+                            a,
+                            1,
+                            k,
+                            bptr,
+                            plane_out,
+                            1,
+                            T::zero(),
+                            col.as_mut_ptr(),
+                            p,
+                        );
+                    }
+                    col2im(g, col, channels, oh0, rows, dxb);
+                }
+            }
+        },
+    );
+}
+
+/// The gradient of [`conv2d`](super::conv2d) with respect to its weight, given the `input`
+/// (`[N, C, H, W]`), the gradient `grad_output` of the output (`[N, O, OH, OW]`), the weight's
+/// shape `[O, C / groups, kh, kw]` and the same parameters.
+///
+/// The sum over the batch and the output pixels is split into a number of fixed chunks that
+/// depends only on the shapes; the partial sums are added in chunk order, so the result is the
+/// same for any number of threads.
+///
+/// ```
+/// use strata_tensor::{conv::{conv2d_backward_weight, Conv2dParams}, Tensor};
+/// let x = Tensor::<f64>::from_vec((1..=9).map(f64::from).collect(), &[1, 1, 3, 3])?;
+/// let dy = Tensor::<f64>::ones(&[1, 1, 2, 2]);
+/// let dw = conv2d_backward_weight(&x, &dy, &[1, 1, 2, 2], &Conv2dParams::default())?;
+/// assert_eq!(dw.to_vec(), vec![12., 16., 24., 28.]);
+/// # Ok::<(), strata_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// As [`conv2d`](super::conv2d) for the input and weight shape, and a `grad_output` whose
+/// shape is not the convolution's output shape.
+pub fn conv2d_backward_weight<T: Element>(
+    input: &Tensor<T>,
+    grad_output: &Tensor<T>,
+    weight_shape: &[usize],
+    params: &Conv2dParams,
+) -> Result<Tensor<T>> {
+    const OP: &str = "conv2d_backward_weight";
+    let g = Geometry::new(OP, input.shape(), weight_shape, params)?;
+    g.check_grad_output(OP, grad_output.shape())?;
+    let x = input.contiguous();
+    let dy = grad_output.contiguous();
+    let dw = weight_grad(&g, x.storage(), dy.storage());
+    Ok(Tensor::from_contiguous(dw, weight_shape))
+}
+
+fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+    let k = g.col_rows();
+    let size = g.c_out * k;
+    let tiles = Tiles::new::<T>(g, k);
+    let items = g.n * tiles.count;
+    if size == 0 || items == 0 || g.oh * g.ow == 0 {
+        return vec![T::zero(); size];
+    }
+    let by_memory = (WEIGHT_PARTIAL_BYTES / (size * std::mem::size_of::<T>())).max(1);
+    let chunks = items.min(MAX_WEIGHT_PARTIALS).min(by_memory);
+    let per_chunk = items.div_ceil(chunks);
+    let chunks = items.div_ceil(per_chunk);
+    let pointwise = g.is_pointwise();
+    let image_in = g.c_in * g.h * g.w;
+    let plane_in = g.h * g.w;
+    let plane_out = g.oh * g.ow;
+    let partials: Vec<Vec<T>> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let mut acc = vec![T::zero(); size];
+            let mut col = Vec::new();
+            for item in chunk * per_chunk..((chunk + 1) * per_chunk).min(items) {
+                let (n, t) = (item / tiles.count, item % tiles.count);
+                let (oh0, rows) = tiles.range(t);
+                let p = rows * g.ow;
+                for grp in 0..g.groups {
+                    let xg = &x[n * image_in + grp * g.cin_g * plane_in..][..g.cin_g * plane_in];
+                    // B = colᵀ: [p, k] with strides (1, row stride of col).
+                    let (b, csb) = if pointwise {
+                        (xg[oh0 * g.w..].as_ptr(), plane_in)
+                    } else {
+                        col.resize(k * p, T::zero());
+                        im2col(g, xg, g.cin_g, oh0, rows, &mut col);
+                        (col.as_ptr(), p)
+                    };
+                    let a = dy[(n * g.c_out + grp * g.cout_g) * plane_out + oh0 * g.ow..].as_ptr();
+                    // SAFETY: A = dY rows [cout_g, p] (row stride OH·OW) inside `dy`, B as
+                    // above inside `xg` or `col`, C = this group's [cout_g, k] block of the
+                    // task's own accumulator.
+                    unsafe {
+                        gemm(
+                            g.cout_g,
+                            p,
+                            k,
+                            a,
+                            plane_out,
+                            1,
+                            b,
+                            1,
+                            csb,
+                            T::one(),
+                            acc[grp * g.cout_g * k..].as_mut_ptr(),
+                            k,
+                        );
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut iter = partials.into_iter();
+    let mut total = iter.next().unwrap_or_else(|| vec![T::zero(); size]);
+    let rest: Vec<Vec<T>> = iter.collect();
+    if !rest.is_empty() {
+        total.par_chunks_mut(4096).enumerate().for_each(|(i, out)| {
+            for part in &rest {
+                for (o, v) in out.iter_mut().zip(&part[i * 4096..]) {
+                    *o = *o + *v;
+                }
+            }
+        });
+    }
+    total
+}
+
+/// The gradient of [`conv2d`](super::conv2d) with respect to its bias: `grad_output`
+/// (`[N, O, OH, OW]`) summed over N, OH and OW, shape `[O]`.
+///
+/// ```
+/// use strata_tensor::{conv::conv2d_backward_bias, Tensor};
+/// let dy = Tensor::<f32>::from_vec((0..8).map(|v| v as f32).collect(), &[2, 2, 1, 2])?;
+/// assert_eq!(conv2d_backward_bias(&dy)?.to_vec(), vec![0. + 1. + 4. + 5., 2. + 3. + 6. + 7.]);
+/// # Ok::<(), strata_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// A `grad_output` that is not of rank 4.
+pub fn conv2d_backward_bias<T: Element>(grad_output: &Tensor<T>) -> Result<Tensor<T>> {
+    let shape = grad_output.shape();
+    if shape.len() != 4 {
+        return Err(TensorError::shape(
+            "conv2d_backward_bias",
+            format!("grad_output must be NCHW (rank 4), got shape {shape:?}"),
+        ));
+    }
+    let (n, c, plane) = (shape[0], shape[1], shape[2] * shape[3]);
+    let dy = grad_output.contiguous();
+    let dy = dy.storage();
+    let db: Vec<T> = (0..c)
+        .into_par_iter()
+        .map(|ci| {
+            let mut s = T::zero();
+            for ni in 0..n {
+                for v in &dy[(ni * c + ci) * plane..][..plane] {
+                    s = s + *v;
+                }
+            }
+            s
+        })
+        .collect();
+    Ok(Tensor::from_contiguous(db, &[c]))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::conv::reference::{self, Case};
+    use crate::conv::{conv2d, Padding2d};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn backward_matches_reference(case in reference::case_strategy(), seed in 0u64..1000) {
+            case.check_backward::<f64>(seed);
+            case.check_backward::<f32>(seed);
+        }
+    }
+
+    fn case(n: usize, cin: usize, cout: usize, hw: usize, k: usize, params: Conv2dParams) -> Case {
+        Case {
+            n,
+            groups: params.groups,
+            cin_g: cin / params.groups,
+            cout_g: cout / params.groups,
+            h: hw,
+            w: hw,
+            kh: k,
+            kw: k,
+            params,
+        }
+    }
+
+    #[test]
+    fn pointwise_and_multi_tile_backward() {
+        case(2, 4, 6, 9, 1, Conv2dParams::default()).check_backward::<f64>(5);
+        // 40 input channels: three channel blocks; 130×130 with 40·9 column rows: several
+        // tiles per image; three images: several weight partials.
+        let p = Conv2dParams::default().with_padding(Padding2d::uniform(1));
+        case(3, 40, 3, 130, 3, p).check_backward::<f64>(6);
+    }
+
+    #[test]
+    fn grad_output_shape_is_checked() {
+        let w = Tensor::<f64>::ones(&[2, 1, 3, 3]);
+        let dy = Tensor::<f64>::ones(&[1, 2, 3, 3]);
+        let err =
+            conv2d_backward_input(&dy, &w, &[1, 1, 6, 6], &Conv2dParams::default()).unwrap_err();
+        assert!(err.to_string().contains("[1, 2, 4, 4]"), "{err}");
+        let x = Tensor::<f64>::ones(&[1, 1, 6, 6]);
+        assert!(conv2d_backward_weight(&x, &dy, &[2, 1, 3, 3], &Conv2dParams::default()).is_err());
+        assert!(conv2d_backward_bias(&Tensor::<f64>::ones(&[2, 3])).is_err());
+    }
+
+    fn all_kernels(seed: u64) -> Vec<Vec<f32>> {
+        // Random (non-integer) values, so that summation order shows in the bits.
+        let c = case(
+            5,
+            32,
+            8,
+            70,
+            3,
+            Conv2dParams::default().with_padding(Padding2d::uniform(1)),
+        );
+        let (x, w, b, dy) = c.data::<f32>(seed);
+        let scale = |t: &Tensor<f32>| {
+            Tensor::from_vec(
+                t.to_vec()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * 0.37 + (i % 13) as f32 * 0.011)
+                    .collect(),
+                t.shape(),
+            )
+            .unwrap()
+        };
+        let (x, w, dy) = (scale(&x), scale(&w), scale(&dy));
+        vec![
+            conv2d(&x, &w, Some(&b), &c.params).unwrap().to_vec(),
+            conv2d_backward_input(&dy, &w, &c.input_shape(), &c.params)
+                .unwrap()
+                .to_vec(),
+            conv2d_backward_weight(&x, &dy, &c.weight_shape(), &c.params)
+                .unwrap()
+                .to_vec(),
+            conv2d_backward_bias(&dy).unwrap().to_vec(),
+        ]
+    }
+
+    #[test]
+    fn results_do_not_depend_on_thread_count() {
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| all_kernels(11))
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            let other = run(threads);
+            for (a, b) in one.iter().zip(&other) {
+                let a: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
+                let b: Vec<u32> = b.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(a, b, "{threads} threads");
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! im2col and col2im over tiles of output rows, and the tile size that bounds the column
+//! buffer.
+
+use super::geometry::Geometry;
+use crate::element::Element;
+
+/// The byte budget of one column buffer (one per running task): 4 MiB.
+///
+/// The column matrix of a whole image can be huge (VGG-16's conv1_2 on a 224×224 image: 576 ×
+/// 50 176 values, 115 MB in `f32` per image); the kernels therefore process tiles of output
+/// rows whose column matrix fits this budget.
+pub const COL_BUFFER_BYTES: usize = 4 << 20;
+
+/// The number of output rows per tile of a convolution whose column matrix has `col_rows`
+/// rows (`channels · kh · kw`) for an output of `out_h × out_w` pixels, with elements of
+/// `elem_bytes` bytes.
+///
+/// The tile is the largest that keeps `col_rows · rows · out_w · elem_bytes` within
+/// [`COL_BUFFER_BYTES`] (at least one row), evened out so that all tiles of an image have
+/// nearly the same height. It depends only on the shapes, never on the number of threads.
+///
+/// ```
+/// use strata_tensor::conv::{im2col_tile_rows, COL_BUFFER_BYTES};
+/// // VGG-16 conv1_2 in f32: 64 channels · 3 · 3 = 576 column rows, 224 × 224 output.
+/// let rows = im2col_tile_rows(576, 224, 224, 4);
+/// assert!(576 * rows * 224 * 4 <= COL_BUFFER_BYTES);
+/// ```
+pub fn im2col_tile_rows(col_rows: usize, out_h: usize, out_w: usize, elem_bytes: usize) -> usize {
+    let per_row = col_rows.max(1) * out_w.max(1) * elem_bytes.max(1);
+    let max_rows = (COL_BUFFER_BYTES / per_row).clamp(1, out_h.max(1));
+    let tiles = out_h.max(1).div_ceil(max_rows);
+    out_h.max(1).div_ceil(tiles)
+}
+
+/// The tiles of output rows of one image: `count` tiles of `rows` rows (the last may be
+/// shorter).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tiles {
+    pub rows: usize,
+    pub count: usize,
+    out_h: usize,
+}
+
+impl Tiles {
+    pub fn new<T: Element>(g: &Geometry, col_rows: usize) -> Self {
+        let rows = im2col_tile_rows(col_rows, g.oh, g.ow, std::mem::size_of::<T>());
+        Self {
+            rows,
+            count: g.oh.div_ceil(rows),
+            out_h: g.oh,
+        }
+    }
+
+    /// First output row and number of rows of tile `t`.
+    pub fn range(&self, t: usize) -> (usize, usize) {
+        let start = t * self.rows;
+        (start, self.rows.min(self.out_h - start))
+    }
+}
+
+/// The output positions `o` in `0..out_len` whose input coordinate
+/// `o·stride + tap - pad` lies in `0..in_len`, as a range `lo..hi` (possibly empty).
+#[inline]
+pub(super) fn valid_range(
+    out_len: usize,
+    stride: usize,
+    tap: usize,
+    pad: usize,
+    in_len: usize,
+) -> (usize, usize) {
+    if in_len == 0 {
+        return (0, 0);
+    }
+    let lo = if pad > tap {
+        (pad - tap).div_ceil(stride)
+    } else {
+        0
+    };
+    let hi = if tap > pad + in_len - 1 {
+        0
+    } else {
+        (pad + in_len - 1 - tap) / stride + 1
+    };
+    let hi = hi.min(out_len);
+    (lo.min(hi), hi)
+}
+
+/// Fills `col` (`channels·kh·kw` rows of `rows·ow` values, row-major) with the input
+/// windows of output rows `oh0..oh0 + rows`; `x` holds `channels` input planes of `h×w`.
+pub(super) fn im2col<T: Element>(
+    g: &Geometry,
+    x: &[T],
+    channels: usize,
+    oh0: usize,
+    rows: usize,
+    col: &mut [T],
+) {
+    let plane = g.h * g.w;
+    let p = rows * g.ow;
+    let zero = T::zero();
+    for c in 0..channels {
+        let xc = &x[c * plane..(c + 1) * plane];
+        for ki in 0..g.kh {
+            let (r_lo, r_hi) = valid_range(g.oh, g.sh, ki * g.dh, g.pt, g.h);
+            for kj in 0..g.kw {
+                let (lo, hi) = valid_range(g.ow, g.sw, kj * g.dw, g.pl, g.w);
+                let row = (c * g.kh + ki) * g.kw + kj;
+                let dst = &mut col[row * p..(row + 1) * p];
+                for (r, drow) in dst.chunks_exact_mut(g.ow).enumerate() {
+                    let oh = oh0 + r;
+                    if oh < r_lo || oh >= r_hi || lo >= hi {
+                        drow.fill(zero);
+                        continue;
+                    }
+                    let ih = oh * g.sh + ki * g.dh - g.pt;
+                    let src = &xc[ih * g.w..(ih + 1) * g.w];
+                    drow[..lo].fill(zero);
+                    drow[hi..].fill(zero);
+                    let iw0 = lo * g.sw + kj * g.dw - g.pl;
+                    if g.sw == 1 {
+                        drow[lo..hi].copy_from_slice(&src[iw0..iw0 + (hi - lo)]);
+                    } else {
+                        for (d, s) in drow[lo..hi].iter_mut().zip(src[iw0..].iter().step_by(g.sw)) {
+                            *d = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds `col` (laid out as [`im2col`] writes it) back into the `channels` input planes `dx`:
+/// the adjoint of [`im2col`].
+pub(super) fn col2im<T: Element>(
+    g: &Geometry,
+    col: &[T],
+    channels: usize,
+    oh0: usize,
+    rows: usize,
+    dx: &mut [T],
+) {
+    let plane = g.h * g.w;
+    let p = rows * g.ow;
+    for c in 0..channels {
+        let dxc = &mut dx[c * plane..(c + 1) * plane];
+        for ki in 0..g.kh {
+            let (r_lo, r_hi) = valid_range(g.oh, g.sh, ki * g.dh, g.pt, g.h);
+            for kj in 0..g.kw {
+                let (lo, hi) = valid_range(g.ow, g.sw, kj * g.dw, g.pl, g.w);
+                if lo >= hi {
+                    continue;
+                }
+                let row = (c * g.kh + ki) * g.kw + kj;
+                let src = &col[row * p..(row + 1) * p];
+                for (r, srow) in src.chunks_exact(g.ow).enumerate() {
+                    let oh = oh0 + r;
+                    if oh < r_lo || oh >= r_hi {
+                        continue;
+                    }
+                    let ih = oh * g.sh + ki * g.dh - g.pt;
+                    let drow = &mut dxc[ih * g.w..(ih + 1) * g.w];
+                    let iw0 = lo * g.sw + kj * g.dw - g.pl;
+                    if g.sw == 1 {
+                        for (d, s) in drow[iw0..iw0 + (hi - lo)].iter_mut().zip(&srow[lo..hi]) {
+                            *d = *d + *s;
+                        }
+                    } else {
+                        for (d, s) in drow[iw0..].iter_mut().step_by(g.sw).zip(&srow[lo..hi]) {
+                            *d = *d + *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vgg_tile_keeps_the_column_buffer_bounded() {
+        // conv1_2: 64 → 64, 3×3, pad 1 on 224×224.
+        for elem in [4, 8] {
+            let rows = im2col_tile_rows(64 * 9, 224, 224, elem);
+            let bytes = 64 * 9 * rows * 224 * elem;
+            assert!(bytes <= COL_BUFFER_BYTES, "{rows} rows need {bytes} bytes");
+            assert!((1..224).contains(&rows));
+        }
+        // The whole-image column matrix would be 115 MB in f32: several tiles per image.
+        assert!(224_usize.div_ceil(im2col_tile_rows(64 * 9, 224, 224, 4)) >= 8);
+        // conv3_1: 128 → 256 on 56×56; tiles are evened out.
+        let rows = im2col_tile_rows(128 * 9, 56, 56, 4);
+        assert!(128 * 9 * rows * 56 * 4 <= COL_BUFFER_BYTES);
+        assert_eq!(56 % rows, 0);
+        // Small layers take the whole image in one tile.
+        assert_eq!(im2col_tile_rows(9, 26, 26, 4), 26);
+    }
+
+    #[test]
+    fn valid_range_matches_brute_force() {
+        for out_len in 0..7 {
+            for stride in 1..4 {
+                for tap in 0..6 {
+                    for pad in 0..4 {
+                        for in_len in 1..7 {
+                            let ok: Vec<usize> = (0..out_len)
+                                .filter(|&o| {
+                                    let i = (o * stride + tap) as isize - pad as isize;
+                                    i >= 0 && (i as usize) < in_len
+                                })
+                                .collect();
+                            let (lo, hi) = valid_range(out_len, stride, tap, pad, in_len);
+                            assert_eq!(ok, (lo..hi).collect::<Vec<_>>());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
