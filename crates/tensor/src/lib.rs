@@ -20,7 +20,9 @@
 
 mod element;
 mod error;
+mod gemm;
 pub mod layout;
+mod matmul;
 mod random;
 pub mod shape;
 pub mod strided_index;
