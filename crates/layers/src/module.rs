@@ -8,7 +8,7 @@ use strata_tensor::Element;
 use crate::error::Result;
 
 /// Whether a forward pass trains or infers, and the random numbers training needs (dropout).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ForwardContext {
     training: bool,
     rng: StdRng,
