@@ -22,6 +22,9 @@ pub trait Element:
     /// a pointer and its row and column strides (in elements). With `beta == 0` the old
     /// contents of `C` are not read (so they may be uninitialised or NaN).
     ///
+    /// Single-threaded. For `f32` and `f64` it runs the `gemm` crate's AVX-512 kernels where
+    /// the CPU has AVX-512F and `matrixmultiply` elsewhere.
+    ///
     /// # Safety
     /// Every element addressed by the pointers, dimensions and strides must be valid, and `C`
     /// must not overlap `A` or `B`.
@@ -69,7 +72,23 @@ impl Element for f32 {
     ) {
         // SAFETY: forwarded from the caller's contract.
         unsafe {
-            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+            crate::gemm::backend::sgemm_with(
+                crate::gemm::backend::Backend::detect(),
+                m,
+                k,
+                n,
+                alpha,
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                csb,
+                beta,
+                c,
+                rsc,
+                csc,
+            )
         }
     }
 }
@@ -99,7 +118,23 @@ impl Element for f64 {
     ) {
         // SAFETY: forwarded from the caller's contract.
         unsafe {
-            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+            crate::gemm::backend::dgemm_with(
+                crate::gemm::backend::Backend::detect(),
+                m,
+                k,
+                n,
+                alpha,
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                csb,
+                beta,
+                c,
+                rsc,
+                csc,
+            )
         }
     }
 }
