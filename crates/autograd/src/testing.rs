@@ -29,6 +29,8 @@
 //! ```
 
 use proptest::prelude::*;
+use strata_tensor::conv::{Conv2dParams, Padding2d};
+use strata_tensor::pool::Pool2dParams;
 use strata_tensor::Tensor;
 
 /// Shapes of rank `0..=max_rank` with every dimension in `1..=max_dim`.
@@ -117,6 +119,102 @@ pub fn broadcast_shapes(
 /// A subset of the axes `0..rank`, in increasing order.
 pub fn axes(rank: usize) -> impl Strategy<Value = Vec<usize>> {
     prop::sample::subsequence((0..rank).collect::<Vec<_>>(), 0..=rank)
+}
+
+/// A random 2-D convolution to check: operands and parameters that fit together.
+#[derive(Debug, Clone)]
+pub struct Conv2dCase {
+    /// `[N, C, H, W]` with N in 1..=2, C = groups · (1..=2), values in `[-2, 2)`.
+    pub input: Tensor<f64>,
+    /// `[O, C / groups, kh, kw]` with O = groups · (1..=2), kh and kw in 1..=3.
+    pub weight: Tensor<f64>,
+    /// `[O]`, present in about half the cases.
+    pub bias: Option<Tensor<f64>>,
+    /// Stride 1..=2, padding 0..=2 per side, dilation 1..=2, groups 1..=3.
+    pub params: Conv2dParams,
+}
+
+/// Random convolutions over every geometry option (see [`Conv2dCase`]), with inputs just
+/// large enough (0–3 pixels more than the dilated kernel needs) to keep checks quick.
+pub fn conv2d_case() -> impl Strategy<Value = Conv2dCase> {
+    let channels = (1..=2usize, 1..=3usize, 1..=2usize, 1..=2usize);
+    let geometry = (
+        [1..=3usize, 1..=3usize],
+        [1..=2usize, 1..=2usize],
+        [1..=2usize, 1..=2usize],
+        [0..=2usize, 0..=2usize, 0..=2usize, 0..=2usize],
+        [0..=3usize, 0..=3usize],
+    );
+    (channels, geometry, any::<bool>()).prop_flat_map(
+        |((n, groups, cin_g, cout_g), (kernel, stride, dilation, pad, extra), with_bias)| {
+            let padding = Padding2d {
+                top: pad[0],
+                bottom: pad[1],
+                left: pad[2],
+                right: pad[3],
+            };
+            let fit = |axis: usize, pads: usize| {
+                let span = (kernel[axis] - 1) * dilation[axis] + 1;
+                span.saturating_sub(pads).max(1) + extra[axis]
+            };
+            let (h, w) = (fit(0, pad[0] + pad[1]), fit(1, pad[2] + pad[3]));
+            let params = Conv2dParams {
+                stride,
+                padding,
+                dilation,
+                groups,
+            };
+            let o = groups * cout_g;
+            let bias = if with_bias {
+                tensor(vec![o]).prop_map(Some).boxed()
+            } else {
+                Just(None).boxed()
+            };
+            (
+                tensor(vec![n, groups * cin_g, h, w]),
+                tensor(vec![o, cin_g, kernel[0], kernel[1]]),
+                bias,
+                Just(params),
+            )
+                .prop_map(|(input, weight, bias, params)| Conv2dCase {
+                    input,
+                    weight,
+                    bias,
+                    params,
+                })
+        },
+    )
+}
+
+/// A random NCHW input shape and pooling parameters that fit it: kernel 1..=3, stride
+/// 1..=3, padding per side smaller than the kernel, N and C in 1..=2.
+pub fn pool2d_case() -> impl Strategy<Value = (Vec<usize>, Pool2dParams)> {
+    (
+        (1..=2usize, 1..=2usize),
+        [1..=3usize, 1..=3usize],
+        [1..=3usize, 1..=3usize],
+        [0..=3usize, 0..=3usize],
+    )
+        .prop_flat_map(|(nc, kernel, stride, extra)| {
+            let pads = [0..kernel[0], 0..kernel[0], 0..kernel[1], 0..kernel[1]];
+            (Just((nc, kernel, stride, extra)), pads)
+        })
+        .prop_map(|(((n, c), kernel, stride, extra), pad)| {
+            let padding = Padding2d {
+                top: pad[0],
+                bottom: pad[1],
+                left: pad[2],
+                right: pad[3],
+            };
+            let h = kernel[0].saturating_sub(pad[0] + pad[1]).max(1) + extra[0];
+            let w = kernel[1].saturating_sub(pad[2] + pad[3]).max(1) + extra[1];
+            let params = Pool2dParams {
+                kernel,
+                stride,
+                padding,
+            };
+            (vec![n, c, h, w], params)
+        })
 }
 
 /// Builds a tensor from values whose count the strategy guarantees.

@@ -7,16 +7,19 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use strata_autograd::{live_nodes, no_grad, Result, Var};
+use strata_tensor::conv::{Conv2dParams, Padding2d};
+use strata_tensor::pool::Pool2dParams;
 use strata_tensor::Tensor;
 
-/// A tiny model: dense 6 → 5 relu → dense 5 → 3, with dropout.
+/// A tiny convnet: conv 1 → 2 (3×3, padding 1) relu → max pool 2 → dropout → flatten →
+/// dense 8 → 3, on 4×4 images.
 struct Model {
     params: Vec<Var<f32>>,
 }
 
 impl Model {
     fn new(rng: &mut StdRng) -> Result<Self> {
-        let shapes: [&[usize]; 4] = [&[6, 5], &[5], &[5, 3], &[3]];
+        let shapes: [&[usize]; 4] = [&[2, 1, 3, 3], &[2], &[8, 3], &[3]];
         let params = shapes
             .iter()
             .map(|s| Tensor::rand_uniform(s, -0.5, 0.5, rng).map(Var::parameter))
@@ -26,7 +29,16 @@ impl Model {
 
     fn forward(&self, x: &Var<f32>, rng: &mut StdRng) -> Result<Var<f32>> {
         let p = &self.params;
-        let h = dense(x, &p[0], &p[1])?.relu().dropout(0.2, rng)?;
+        let conv = Conv2dParams {
+            padding: Padding2d::uniform(1),
+            ..Conv2dParams::default()
+        };
+        let h = x
+            .conv2d(&p[0], Some(&p[1]), &conv)?
+            .relu()
+            .max_pool2d(&Pool2dParams::new([2, 2]))?
+            .dropout(0.2, rng)?
+            .flatten(1, 3)?;
         dense(&h, &p[2], &p[3])
     }
 }
@@ -40,7 +52,7 @@ fn dense(x: &Var<f32>, w: &Var<f32>, b: &Var<f32>) -> Result<Var<f32>> {
 fn the_graph_is_freed_every_step_and_inference_holds_none() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(1);
     let model = Model::new(&mut rng)?;
-    let x = Var::constant(Tensor::rand_uniform(&[4, 6], -1.0, 1.0, &mut rng)?);
+    let x = Var::constant(Tensor::rand_uniform(&[4, 1, 4, 4], -1.0, 1.0, &mut rng)?);
     let labels = [0, 2, 1, 2];
     let baseline = live_nodes();
     let mut first_loss = None;

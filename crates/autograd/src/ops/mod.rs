@@ -3,8 +3,11 @@
 
 mod activation;
 mod arith;
+mod conv;
 mod dropout;
 mod loss;
+mod pad;
+mod pool;
 mod reduce;
 mod shape;
 mod softmax;

@@ -1,0 +1,103 @@
+//! Pooling on NCHW batches: max (the argmax positions are saved by the op), average and
+//! global average.
+
+use strata_tensor::pool::{
+    avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, max_pool2d,
+    max_pool2d_backward, Pool2dParams,
+};
+use strata_tensor::Element;
+
+use crate::error::Result;
+use crate::var::Var;
+
+impl<T: Element> Var<T> {
+    /// Max pooling of an `[N, C, H, W]` input (`torch.nn.functional.max_pool2d`; padding
+    /// counts as −∞). ∂: each output gradient goes to the position of its window's maximum
+    /// (the first one on ties), saved by the forward pass.
+    pub fn max_pool2d(&self, params: &Pool2dParams) -> Result<Var<T>> {
+        let x = self.value();
+        let pooled = max_pool2d(&x, params)?;
+        let (argmax, shape) = (pooled.argmax, x.shape().to_vec());
+        Ok(self.record_unary("max_pool2d", pooled.output, move |g| {
+            Ok(max_pool2d_backward(g, &argmax, &shape)?)
+        }))
+    }
+
+    /// Average pooling of an `[N, C, H, W]` input (`torch.nn.functional.avg_pool2d`);
+    /// `count_include_pad` says whether padding counts in the divisor. ∂: each output
+    /// gradient is shared equally by its window.
+    pub fn avg_pool2d(&self, params: &Pool2dParams, count_include_pad: bool) -> Result<Var<T>> {
+        let x = self.value();
+        let out = avg_pool2d(&x, params, count_include_pad)?;
+        let (params, shape) = (*params, x.shape().to_vec());
+        Ok(self.record_unary("avg_pool2d", out, move |g| {
+            Ok(avg_pool2d_backward(g, &shape, &params, count_include_pad)?)
+        }))
+    }
+
+    /// Global average pooling: `[N, C, H, W]` → `[N, C]`, the mean of each plane.
+    /// ∂ = g / (H·W) spread over each plane.
+    pub fn global_avg_pool2d(&self) -> Result<Var<T>> {
+        let x = self.value();
+        let out = global_avg_pool2d(&x)?;
+        let shape = x.shape().to_vec();
+        Ok(self.record_unary("global_avg_pool2d", out, move |g| {
+            Ok(global_avg_pool2d_backward(g, &shape)?)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use strata_tensor::pool::Pool2dParams;
+    use strata_tensor::Tensor;
+
+    use crate::testing::{distinct_tensor, pool2d_case, tensor};
+    use crate::{check_gradients, Tolerance, Var};
+
+    const EPS: f64 = 1e-6;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn max_pool2d_gradient(
+            (x, params) in pool2d_case().prop_flat_map(|(s, p)| (distinct_tensor(s), Just(p)))
+        ) {
+            let r = check_gradients(|v| v[0].max_pool2d(&params), &[x], EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{:?}: {}", params, r);
+        }
+
+        #[test]
+        fn avg_pool2d_gradient(
+            (x, params) in pool2d_case().prop_flat_map(|(s, p)| (tensor(s), Just(p))),
+            count_include_pad in any::<bool>(),
+        ) {
+            let r = check_gradients(
+                |v| v[0].avg_pool2d(&params, count_include_pad), &[x], EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{:?}: {}", params, r);
+        }
+
+        #[test]
+        fn global_avg_pool2d_gradient(
+            x in (1..3usize, 1..4usize, 1..5usize, 1..5usize)
+                .prop_flat_map(|(n, c, h, w)| tensor(vec![n, c, h, w]))
+        ) {
+            let r = check_gradients(|v| v[0].global_avg_pool2d(), &[x], EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{}", r);
+        }
+    }
+
+    #[test]
+    fn pooling_errors_name_the_op() {
+        let x = Var::parameter(Tensor::<f32>::zeros(&[2, 3, 4]));
+        let err = x.max_pool2d(&Pool2dParams::new([2, 2])).unwrap_err();
+        assert!(err.to_string().starts_with("max_pool2d"), "{err}");
+        let x = Var::parameter(Tensor::<f32>::zeros(&[1, 1, 2, 2]));
+        assert!(x.avg_pool2d(&Pool2dParams::new([3, 3]), true).is_err());
+        assert!(Var::parameter(Tensor::<f32>::zeros(&[4]))
+            .global_avg_pool2d()
+            .is_err());
+    }
+}
