@@ -4,7 +4,6 @@
 //! DejaVu Sans font (see `assets/DejaVuSans-LICENSE.txt`), so no system font or C library
 //! is needed.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Once;
 

@@ -147,8 +147,10 @@ pub struct Sequential<T: Element> {
     layers: Vec<BuiltLayer<T>>,
 }
 
-impl<T: Element> Sequential<T> {
-    /// Starts a model whose samples have shape `input_shape` (`[C, H, W]` for images).
+impl Sequential<f32> {
+    /// Starts a model whose samples have shape `input_shape` (`[C, H, W]` for images). The
+    /// builder does not fix the element type: [`SequentialBuilder::build`] chooses it
+    /// (`build::<f64>()` for gradient checks).
     pub fn builder(input_shape: &[usize]) -> SequentialBuilder {
         SequentialBuilder {
             architecture: Architecture {
@@ -161,7 +163,9 @@ impl<T: Element> Sequential<T> {
             explicit_names: Vec::new(),
         }
     }
+}
 
+impl<T: Element> Sequential<T> {
     /// Builds a model from a saved architecture (fresh weights drawn with its seed).
     pub fn from_architecture(architecture: &Architecture) -> Result<Self> {
         let mut rng = StdRng::seed_from_u64(architecture.seed);

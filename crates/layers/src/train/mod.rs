@@ -10,7 +10,7 @@ mod targets;
 
 pub use callbacks::{Callback, Control, EarlyStopping, EpochHook, ModelCheckpoint, Monitor};
 pub use history::{EpochStats, Evaluation, History};
-pub use model::{FitConfig, Model, Validation};
+pub use model::{EpochSchedule, FitConfig, Model, Validation};
 pub use progress::Verbosity;
 pub use targets::TargetData;
 

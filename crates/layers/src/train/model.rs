@@ -1,5 +1,7 @@
 //! `Model`: a network with its loss and optimiser, and the training loop.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -16,7 +18,7 @@ use super::derive_seed;
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
-use crate::optim::{Optimizer, ParamGrad};
+use crate::optim::{LearningRateSchedule, Optimizer, ParamGrad};
 use crate::Sequential;
 
 /// Seed purposes (see [`derive_seed`]).
@@ -34,6 +36,16 @@ pub enum Validation<T: Element> {
     Split(f64),
     /// Separate inputs and targets.
     Data(Tensor<T>, TargetData<T>),
+}
+
+/// A learning-rate schedule shared with `fit`.
+#[derive(Clone)]
+pub struct EpochSchedule(pub Arc<dyn LearningRateSchedule + Send + Sync>);
+
+impl fmt::Debug for EpochSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EpochSchedule(rate at epoch 0: {})", self.0.rate(0))
+    }
 }
 
 /// Settings of [`Model::fit`].
@@ -54,6 +66,10 @@ pub struct FitConfig<T: Element> {
     /// The epoch to start at (to resume from a checkpoint, as Keras's `initial_epoch`).
     /// Default 0.
     pub initial_epoch: usize,
+    /// Sets the optimiser's learning rate at the start of each epoch to the schedule's rate
+    /// for that epoch (0-based), as PyTorch's schedulers stepped once per epoch. Default
+    /// none: the optimiser's own rate throughout.
+    pub schedule: Option<EpochSchedule>,
 }
 
 impl<T: Element> Default for FitConfig<T> {
@@ -66,6 +82,7 @@ impl<T: Element> Default for FitConfig<T> {
             validation: Validation::None,
             verbosity: Verbosity::default(),
             initial_epoch: 0,
+            schedule: None,
         }
     }
 }
@@ -187,6 +204,9 @@ impl<T: Element> Model<T> {
             let mut order: Vec<usize> = (0..n_train).collect();
             if config.shuffle {
                 order.shuffle(&mut StdRng::seed_from_u64(derive_seed(config.seed, SHUFFLE, epoch as u64, 0)));
+            }
+            if let Some(schedule) = &config.schedule {
+                self.optimizer.set_learning_rate(schedule.0.rate(epoch as u64));
             }
             let progress = EpochProgress::start(config.verbosity, epoch, config.epochs, steps);
             let started = Instant::now();
