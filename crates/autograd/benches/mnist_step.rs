@@ -1,5 +1,10 @@
 //! Training-step cost of the autograd engine.
 //!
+//! - `mnist_step`: forward + backward of the MNIST model (conv 32, pool, conv 64, pool,
+//!   conv 64, dense 64, dense 10; cross-entropy; batch 64, f32) through autograd, and the
+//!   very same sequence of tensor kernel calls written by hand with no graph. The difference
+//!   is the graph's bookkeeping: recording nodes, the topological sort, gradient routing and
+//!   accumulation.
 //! - `graph_overhead`: a chain of 1,000 ops on one-element tensors, forward + backward,
 //!   against the same tensor kernel calls without a graph: the difference divided by the
 //!   number of ops is the bookkeeping cost per recorded op.
@@ -7,8 +12,148 @@
 //! Run: `cargo bench -p strata-autograd --bench mnist_step`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use strata_autograd::Var;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use strata_autograd::{GradStore, Result, Var};
+use strata_tensor::conv::{
+    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
+};
+use strata_tensor::pool::{max_pool2d, max_pool2d_backward, Pool2dParams};
 use strata_tensor::Tensor;
+
+const BATCH: usize = 64;
+
+/// The parameters of the MNIST model, as (shape, fan-in) for a uniform initialisation.
+const PARAMS: [(&[usize], usize); 10] = [
+    (&[32, 1, 3, 3], 9),
+    (&[32], 9),
+    (&[64, 32, 3, 3], 288),
+    (&[64], 288),
+    (&[64, 64, 3, 3], 576),
+    (&[64], 576),
+    (&[576, 64], 576),
+    (&[64], 576),
+    (&[64, 10], 64),
+    (&[10], 64),
+];
+
+struct Mnist {
+    params: Vec<Var<f32>>,
+    x: Var<f32>,
+    labels: Vec<usize>,
+}
+
+impl Mnist {
+    fn new() -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut params = Vec::new();
+        for (shape, fan_in) in PARAMS {
+            let bound = (1.0 / fan_in as f64).sqrt();
+            params.push(Var::parameter(Tensor::rand_uniform(
+                shape, -bound, bound, &mut rng,
+            )?));
+        }
+        let x = Var::constant(Tensor::rand_uniform(
+            &[BATCH, 1, 28, 28],
+            0.0,
+            1.0,
+            &mut rng,
+        )?);
+        let labels = (0..BATCH).map(|i| (i * 7) % 10).collect();
+        Ok(Self { params, x, labels })
+    }
+
+    /// Forward and backward through autograd.
+    fn step(&self) -> Result<GradStore<f32>> {
+        let p = &self.params;
+        let conv = Conv2dParams::default();
+        let pool = Pool2dParams::new([2, 2]);
+        let logits = self
+            .x
+            .conv2d(&p[0], Some(&p[1]), &conv)?
+            .relu()
+            .max_pool2d(&pool)?
+            .conv2d(&p[2], Some(&p[3]), &conv)?
+            .relu()
+            .max_pool2d(&pool)?
+            .conv2d(&p[4], Some(&p[5]), &conv)?
+            .relu()
+            .flatten(1, 3)?
+            .matmul(&p[6])?
+            .add(&p[7])?
+            .relu()
+            .matmul(&p[8])?
+            .add(&p[9])?;
+        logits.cross_entropy(&self.labels)?.backward()
+    }
+
+    /// The same kernels called by hand, in the same order, with no graph.
+    fn raw_step(&self) -> Result<Vec<Tensor<f32>>> {
+        let p: Vec<Tensor<f32>> = self.params.iter().map(Var::value).collect();
+        let x = self.x.value();
+        let conv = Conv2dParams::default();
+        let pool = Pool2dParams::new([2, 2]);
+        // Forward.
+        let c1 = conv2d(&x, &p[0], Some(&p[1]), &conv)?;
+        let r1 = c1.relu();
+        let m1 = max_pool2d(&r1, &pool)?;
+        let c2 = conv2d(&m1.output, &p[2], Some(&p[3]), &conv)?;
+        let r2 = c2.relu();
+        let m2 = max_pool2d(&r2, &pool)?;
+        let c3 = conv2d(&m2.output, &p[4], Some(&p[5]), &conv)?;
+        let r3 = c3.relu();
+        let f = r3.flatten(1, 3)?;
+        let d1 = f.matmul(&p[6])?.add(&p[7])?;
+        let r4 = d1.relu();
+        let logits = r4.matmul(&p[8])?.add(&p[9])?;
+        let lsm = logits.log_softmax(1)?;
+        // Backward: cross-entropy, then each layer in reverse.
+        let scale = 1.0 / BATCH as f32;
+        let mut gl = lsm.exp().mul_scalar(scale).to_vec();
+        for (i, &l) in self.labels.iter().enumerate() {
+            gl[i * 10 + l] -= scale;
+        }
+        let gl = Tensor::from_vec(gl, &[BATCH, 10])?;
+        let gb5 = gl.sum_axes(&[0], true)?.reshape(&[10])?;
+        let gw5 = r4.t()?.matmul(&gl)?;
+        let g4 = gl.matmul(&p[8].t()?)?.mul(&d1.gt_scalar_mask(0.0))?;
+        let gb4 = g4.sum_axes(&[0], true)?.reshape(&[64])?;
+        let gw4 = f.t()?.matmul(&g4)?;
+        let gf = g4.matmul(&p[6].t()?)?.reshape(r3.shape())?;
+        let g3 = gf.mul(&c3.gt_scalar_mask(0.0))?;
+        let gw3 = conv2d_backward_weight(&m2.output, &g3, p[4].shape(), &conv)?;
+        let gb3 = conv2d_backward_bias(&g3)?;
+        let gm2 = conv2d_backward_input(&g3, &p[4], m2.output.shape(), &conv)?;
+        let g2 = max_pool2d_backward(&gm2, &m2.argmax, r2.shape())?.mul(&c2.gt_scalar_mask(0.0))?;
+        let gw2 = conv2d_backward_weight(&m1.output, &g2, p[2].shape(), &conv)?;
+        let gb2 = conv2d_backward_bias(&g2)?;
+        let gm1 = conv2d_backward_input(&g2, &p[2], m1.output.shape(), &conv)?;
+        let g1 = max_pool2d_backward(&gm1, &m1.argmax, r1.shape())?.mul(&c1.gt_scalar_mask(0.0))?;
+        let gw1 = conv2d_backward_weight(&x, &g1, p[0].shape(), &conv)?;
+        let gb1 = conv2d_backward_bias(&g1)?;
+        Ok(vec![gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
+    }
+}
+
+fn mnist_step(c: &mut Criterion) {
+    let model = Mnist::new().expect("the model builds");
+    // The two paths compute the same gradients.
+    let grads = model.step().expect("autograd step");
+    let raw = model.raw_step().expect("raw step");
+    for (param, expected) in model.params.iter().zip(&raw) {
+        let got = grads.get(param).expect("every parameter has a gradient");
+        assert_eq!(got.to_vec(), expected.to_vec(), "gradients differ");
+    }
+    let mut group = c.benchmark_group("mnist_step");
+    group.sample_size(20);
+    group.bench_function("autograd_forward_backward_batch64", |b| {
+        b.iter(|| model.step().expect("autograd step"))
+    });
+    group.bench_function("raw_kernels_forward_backward_batch64", |b| {
+        b.iter(|| model.raw_step().expect("raw step"))
+    });
+    group.finish();
+}
 
 const CHAIN: usize = 1000;
 
@@ -56,5 +201,5 @@ fn graph_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, graph_overhead);
+criterion_group!(benches, mnist_step, graph_overhead);
 criterion_main!(benches);

@@ -51,6 +51,7 @@
 //! | `softmax`, `log_softmax` | `ops/softmax.rs` | `softmax_gradient`, `log_softmax_gradient` |
 //! | `cross_entropy` (labels), `cross_entropy_with_probs` | `ops/loss.rs` | `cross_entropy_gradient`, `cross_entropy_with_probs_gradient` |
 //! | `dropout` | `ops/dropout.rs` | `dropout_gradient` (seeded mask) |
+//! | `matmul` (batched, broadcasting, 1-D operands) | `ops/matmul.rs` | `matmul_gradient` (all four `torch.matmul` cases, broadcast batches) |
 //! | `conv2d` (input, weight, bias) | `ops/conv.rs` | `conv2d_gradient` (random stride 1–2, padding 0–2 per side, dilation 1–2, groups 1–3, with and without bias) |
 //! | `max_pool2d`, `avg_pool2d`, `global_avg_pool2d` | `ops/pool.rs` | `max_pool2d_gradient` (distinct values), `avg_pool2d_gradient` (both divisor rules), `global_avg_pool2d_gradient` (random kernel 1–3, stride 1–3, padding below the kernel) |
 //! | `pad` | `ops/pad.rs` | `pad_gradient` |

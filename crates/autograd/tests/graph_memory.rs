@@ -43,9 +43,9 @@ impl Model {
     }
 }
 
-/// `x·w + b` through broadcasting: `[n, i, 1] * [i, o]` summed over `i`.
+/// `x·w + b`.
 fn dense(x: &Var<f32>, w: &Var<f32>, b: &Var<f32>) -> Result<Var<f32>> {
-    x.unsqueeze(2)?.mul(w)?.sum(&[1], false)?.add(b)
+    x.matmul(w)?.add(b)
 }
 
 #[test]

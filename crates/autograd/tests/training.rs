@@ -5,9 +5,9 @@ use rand::SeedableRng;
 use strata_autograd::{no_grad, Result, Var};
 use strata_tensor::Tensor;
 
-/// `x·w + b` through broadcasting: `[n, i, 1] * [i, o]` summed over `i`.
+/// `x·w + b`.
 fn dense(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-    x.unsqueeze(2)?.mul(w)?.sum(&[1], false)?.add(b)
+    x.matmul(w)?.add(b)
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod arith;
 mod conv;
 mod dropout;
 mod loss;
+mod matmul;
 mod pad;
 mod pool;
 mod reduce;
