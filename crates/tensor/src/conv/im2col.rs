@@ -216,12 +216,13 @@ mod tests {
     #[test]
     fn small_batches_get_several_tiles() {
         use crate::conv::Conv2dParams;
-        // VGG-16 conv4_2 (512 → 512 on 28×28, pad 1) for one image: the budget alone allows
-        // 2 tiles; at least four are cut.
+        // VGG-16 conv5_1 (512 → 512 on 14×14, pad 1) for one image: the budget alone takes
+        // the whole image in one tile; it is cut into tiles of at least 64 pixels (5 rows).
         let p = Conv2dParams::new().with_padding(crate::conv::Padding2d::uniform(1));
-        let g = Geometry::new("t", &[1, 512, 28, 28], &[512, 512, 3, 3], &p).unwrap();
+        let g = Geometry::new("t", &[1, 512, 14, 14], &[512, 512, 3, 3], &p).unwrap();
+        assert_eq!(im2col_tile_rows(g.col_rows(), 14, 14, 4), 14);
         let tiles = Tiles::new::<f32>(&g, g.col_rows());
-        assert!(tiles.count >= 4, "{tiles:?}");
+        assert_eq!((tiles.rows, tiles.count), (5, 3));
         // Tiles keep at least 64 pixels.
         let g = Geometry::new("t", &[1, 8, 8, 8], &[8, 8, 1, 1], &Conv2dParams::new()).unwrap();
         let tiles = Tiles::new::<f32>(&g, g.col_rows());
