@@ -32,15 +32,6 @@ pub fn im2col_tile_rows(col_rows: usize, out_h: usize, out_w: usize, elem_bytes:
     out_h.max(1).div_ceil(tiles)
 }
 
-/// With fewer images than this, images are cut into more tiles than the buffer budget needs,
-/// so that a small batch still gives several parallel tasks (a fixed number: the split never
-/// depends on the number of threads).
-const MIN_TASKS: usize = 4;
-
-/// Tiles cut for parallelism keep at least this many output pixels, so that each GEMM stays
-/// reasonably wide.
-const MIN_TILE_PIXELS: usize = 64;
-
 /// The tiles of output rows of one image: `count` tiles of `rows` rows (the last may be
 /// shorter).
 #[derive(Debug, Clone, Copy)]
@@ -52,12 +43,7 @@ pub(super) struct Tiles {
 
 impl Tiles {
     pub fn new<T: Element>(g: &Geometry, col_rows: usize) -> Self {
-        let mut rows = im2col_tile_rows(col_rows, g.oh, g.ow, std::mem::size_of::<T>());
-        if g.n > 0 && g.n * g.oh.div_ceil(rows) < MIN_TASKS {
-            let wanted = MIN_TASKS.div_ceil(g.n);
-            let min_rows = MIN_TILE_PIXELS.div_ceil(g.ow.max(1));
-            rows = rows.min(g.oh.div_ceil(wanted).max(min_rows)).max(1);
-        }
+        let rows = im2col_tile_rows(col_rows, g.oh, g.ow, std::mem::size_of::<T>());
         Self {
             rows,
             count: g.oh.div_ceil(rows),
@@ -211,31 +197,6 @@ mod tests {
         assert_eq!(56 % rows, 0);
         // Small layers take the whole image in one tile.
         assert_eq!(im2col_tile_rows(9, 26, 26, 4), 26);
-    }
-
-    #[test]
-    fn small_batches_get_several_tiles() {
-        use crate::conv::Conv2dParams;
-        // VGG-16 conv5_1 (512 → 512 on 14×14, pad 1) for one image: the budget alone takes
-        // the whole image in one tile; it is cut into tiles of at least 64 pixels (5 rows).
-        let p = Conv2dParams::new().with_padding(crate::conv::Padding2d::uniform(1));
-        let g = Geometry::new("t", &[1, 512, 14, 14], &[512, 512, 3, 3], &p).unwrap();
-        assert_eq!(im2col_tile_rows(g.col_rows(), 14, 14, 4), 14);
-        let tiles = Tiles::new::<f32>(&g, g.col_rows());
-        assert_eq!((tiles.rows, tiles.count), (5, 3));
-        // Tiles keep at least 64 pixels.
-        let g = Geometry::new("t", &[1, 8, 8, 8], &[8, 8, 1, 1], &Conv2dParams::new()).unwrap();
-        let tiles = Tiles::new::<f32>(&g, g.col_rows());
-        assert_eq!((tiles.rows, tiles.count), (8, 1));
-        // Large batches keep whole images.
-        let g = Geometry::new(
-            "t",
-            &[64, 32, 13, 13],
-            &[64, 32, 3, 3],
-            &Conv2dParams::new(),
-        )
-        .unwrap();
-        assert_eq!(Tiles::new::<f32>(&g, g.col_rows()).count, 1);
     }
 
     #[test]
