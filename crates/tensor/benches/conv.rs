@@ -57,6 +57,12 @@ fn layers() -> Vec<Layer> {
             weight: [256, 128, 3, 3],
             params: pad1,
         },
+        Layer {
+            name: "vgg16_conv5_1_b1_14x14_512to512",
+            input: [1, 512, 14, 14],
+            weight: [512, 512, 3, 3],
+            params: pad1,
+        },
     ]
 }
 
