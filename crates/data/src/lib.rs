@@ -11,8 +11,8 @@
 //!   depend on the thread count; [`train_validation_split`];
 //! - composable seeded augmentation ([`Augment`], [`RandomShift`], [`HorizontalFlip`],
 //!   [`RandomCrop`], [`Normalize`] including a featurewise fit) and ImageNet preprocessing
-//!   (`imagenet`);
-
+//!   ([`imagenet`]);
+//! - a resumable, checksum-verified, atomic downloader over plain HTTP ([`download`]).
 //!
 //! Every fallible function returns [`DataError`], which names the file and what was wrong.
 //!
@@ -33,10 +33,13 @@
 mod augment;
 pub mod cifar;
 mod dataset;
+pub mod download;
 mod error;
 mod fsio;
+mod http;
 pub mod idx;
 mod image_folder;
+pub mod imagenet;
 mod loader;
 mod mnist;
 mod rng;
