@@ -20,13 +20,23 @@ pub struct Sample {
     pub shape: [usize; 3],
 }
 
+impl Sample {
+    /// Whether `data` holds exactly `shape[0] * shape[1] * shape[2]` values.
+    pub fn is_consistent(&self) -> bool {
+        self.data.len() == self.shape.iter().product::<usize>()
+    }
+}
+
 /// A step of augmentation or preprocessing.
 pub trait Transform: Send + Sync {
     /// The shape of the output for an input of shape `input`, or an error when the input
     /// does not suit the transform (checked once, before any batch is built).
     fn output_shape(&self, input: [usize; 3]) -> Result<[usize; 3]>;
 
-    /// Transforms `sample` in place (it may change its shape as `output_shape` says).
+    /// Transforms `sample` in place (it may change its shape as `output_shape` says). A
+    /// sample whose shape `output_shape` rejects, or that is not
+    /// [consistent](Sample::is_consistent), is left unchanged; the loader checks the
+    /// shapes before building any batch.
     fn apply(&self, sample: &mut Sample, rng: &mut StdRng);
 }
 
@@ -105,7 +115,7 @@ impl Transform for RandomShift {
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut StdRng) {
-        let [c, h, w] = sample.shape;
+        let [_, h, w] = sample.shape;
         let draw = |rng: &mut StdRng, fraction: f32, size: usize| -> isize {
             let max = fraction * size as f32;
             if max <= 0.0 {
@@ -116,24 +126,34 @@ impl Transform for RandomShift {
         };
         let dx = draw(rng, self.width_fraction, w);
         let dy = draw(rng, self.height_fraction, h);
-        if (dx, dy) == (0, 0) || h == 0 || w == 0 {
+        if (dx, dy) == (0, 0) || h == 0 || w == 0 || !sample.is_consistent() {
             return;
         }
-        let src = std::mem::take(&mut sample.data);
-        let mut out = vec![0.0; src.len()];
-        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
-        for ch in 0..c {
-            let plane = &src[ch * h * w..(ch + 1) * h * w];
-            let dst = &mut out[ch * h * w..(ch + 1) * h * w];
-            for y in 0..h {
-                let sy = clamp(y as isize - dy, h);
-                for x in 0..w {
-                    dst[y * w + x] = plane[sy * w + clamp(x as isize - dx, w)];
-                }
-            }
-        }
-        sample.data = out;
+        shift(sample, dx, dy);
     }
+}
+
+/// Moves the content of a consistent, non-empty sample by `(dx, dy)` pixels, repeating the
+/// edge pixels into the uncovered area.
+fn shift(sample: &mut Sample, dx: isize, dy: isize) {
+    let [_, h, w] = sample.shape;
+    let src = std::mem::take(&mut sample.data);
+    let mut out = vec![0.0; src.len()];
+    // Each output row is a source row (clamped) shifted by dx, its edge repeated.
+    let d = dx.unsigned_abs().min(w);
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        let (ch, y) = (y / h, y % h);
+        let sy = (y as isize - dy).clamp(0, h as isize - 1) as usize;
+        let row = &src[(ch * h + sy) * w..(ch * h + sy + 1) * w];
+        if dx >= 0 {
+            dst[..d].fill(row[0]);
+            dst[d..].copy_from_slice(&row[..w - d]);
+        } else {
+            dst[..w - d].copy_from_slice(&row[d..]);
+            dst[w - d..].fill(row[w - 1]);
+        }
+    }
+    sample.data = out;
 }
 
 /// Mirrors the image left-right with probability 1/2.
@@ -148,7 +168,7 @@ impl Transform for HorizontalFlip {
     fn apply(&self, sample: &mut Sample, rng: &mut StdRng) {
         if rng.random_bool(0.5) {
             let w = sample.shape[2];
-            if w > 0 {
+            if w > 0 && sample.is_consistent() {
                 sample.data.chunks_exact_mut(w).for_each(<[f32]>::reverse);
             }
         }
@@ -184,28 +204,39 @@ impl Transform for RandomCrop {
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut StdRng) {
-        let [c, h, w] = sample.shape;
+        if !sample.is_consistent() || self.output_shape(sample.shape).is_err() {
+            return;
+        }
+        let [_, h, w] = sample.shape;
         let p = self.padding;
         let top = rng.random_range(0..=h + 2 * p - self.height);
         let left = rng.random_range(0..=w + 2 * p - self.width);
-        let (oh, ow) = (self.height, self.width);
-        let mut out = vec![0.0; c * oh * ow];
-        for ch in 0..c {
-            for y in 0..oh {
-                // Row of the unpadded input, if inside it.
-                let Some(sy) = (top + y).checked_sub(p).filter(|&sy| sy < h) else {
-                    continue;
-                };
-                for x in 0..ow {
-                    if let Some(sx) = (left + x).checked_sub(p).filter(|&sx| sx < w) {
-                        out[(ch * oh + y) * ow + x] = sample.data[(ch * h + sy) * w + sx];
-                    }
-                }
-            }
-        }
-        sample.data = out;
-        sample.shape = [c, oh, ow];
+        crop(sample, p, top, left, self.height, self.width);
     }
+}
+
+/// Crops the `oh × ow` window at `(top, left)` of a consistent sample padded with `p` zeros
+/// on each side; the window must fit the padded sample.
+fn crop(sample: &mut Sample, p: usize, top: usize, left: usize, oh: usize, ow: usize) {
+    let [c, h, w] = sample.shape;
+    let mut out = vec![0.0; c * oh * ow];
+    // Output columns x whose source column left + x - p lies inside the input.
+    let x0 = p.saturating_sub(left).min(ow);
+    let x1 = (w + p).saturating_sub(left).clamp(x0, ow);
+    for (y, dst) in out.chunks_exact_mut(ow).enumerate() {
+        let (ch, y) = (y / oh, y % oh);
+        // Row of the unpadded input, if inside it.
+        let Some(sy) = (top + y).checked_sub(p).filter(|&sy| sy < h) else {
+            continue;
+        };
+        let sx0 = (left + x0).saturating_sub(p);
+        let row = &sample.data[(ch * h + sy) * w..(ch * h + sy + 1) * w];
+        if x1 > x0 {
+            dst[x0..x1].copy_from_slice(&row[sx0..sx0 + (x1 - x0)]);
+        }
+    }
+    sample.data = out;
+    sample.shape = [c, oh, ow];
 }
 
 /// Per-channel `(x - mean[c]) / std[c]`.
@@ -327,7 +358,7 @@ impl Transform for Normalize {
 
     fn apply(&self, sample: &mut Sample, _rng: &mut StdRng) {
         let plane = sample.shape[1] * sample.shape[2];
-        if plane == 0 {
+        if plane == 0 || !sample.is_consistent() || self.output_shape(sample.shape).is_err() {
             return;
         }
         for (ch, values) in sample.data.chunks_exact_mut(plane).enumerate() {
@@ -353,6 +384,69 @@ mod tests {
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(1)
+    }
+
+    /// Naive reference of [`shift`]: one pixel at a time.
+    fn naive_shift(s: &Sample, dx: isize, dy: isize) -> Vec<f32> {
+        let [c, h, w] = s.shape;
+        let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+        let mut out = vec![0.0; s.data.len()];
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    let (sy, sx) = (clamp(y as isize - dy, h), clamp(x as isize - dx, w));
+                    out[(ch * h + y) * w + x] = s.data[(ch * h + sy) * w + sx];
+                }
+            }
+        }
+        out
+    }
+
+    /// Naive reference of [`crop`]: pad into a new buffer, then copy the window.
+    fn naive_crop(s: &Sample, p: usize, top: usize, left: usize, oh: usize, ow: usize) -> Vec<f32> {
+        let [c, h, w] = s.shape;
+        let (ph, pw) = (h + 2 * p, w + 2 * p);
+        let mut padded = vec![0.0; c * ph * pw];
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    padded[(ch * ph + y + p) * pw + x + p] = s.data[(ch * h + y) * w + x];
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for ch in 0..c {
+            for y in 0..oh {
+                for x in 0..ow {
+                    out.push(padded[(ch * ph + top + y) * pw + left + x]);
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn shift_matches_naive(c in 1usize..3, h in 1usize..7, w in 1usize..7, dx in -8isize..8, dy in -8isize..8) {
+            let mut s = ramp([c, h, w]);
+            let expect = naive_shift(&s, dx, dy);
+            shift(&mut s, dx, dy);
+            proptest::prop_assert_eq!(s.data, expect);
+        }
+
+        #[test]
+        fn crop_matches_naive(c in 1usize..3, h in 1usize..6, w in 1usize..6, p in 0usize..4,
+                              oh in 1usize..8, ow in 1usize..8, t in 0usize..16, l in 0usize..16) {
+            let (oh, ow) = (oh.min(h + 2 * p), ow.min(w + 2 * p));
+            let (top, left) = (t % (h + 2 * p - oh + 1), l % (w + 2 * p - ow + 1));
+            let mut s = ramp([c, h, w]);
+            let expect = naive_crop(&s, p, top, left, oh, ow);
+            crop(&mut s, p, top, left, oh, ow);
+            proptest::prop_assert_eq!(s.shape, [c, oh, ow]);
+            proptest::prop_assert_eq!(s.data, expect);
+        }
     }
 
     #[test]

@@ -95,6 +95,9 @@ impl Transform for TorchvisionImagenet {
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut StdRng) {
+        if !sample.is_consistent() || self.check(sample.shape).is_err() {
+            return;
+        }
         let [_, h, w] = sample.shape;
         let plane = h * w;
         let interleaved: Vec<f32> = (0..plane)
@@ -169,6 +172,9 @@ impl Transform for CaffeImagenet {
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut StdRng) {
+        if !sample.is_consistent() || self.output_shape(sample.shape).is_err() {
+            return;
+        }
         let plane = sample.shape[1] * sample.shape[2];
         let (r, rest) = sample.data.split_at_mut(plane);
         let (_g, b) = rest.split_at_mut(plane);

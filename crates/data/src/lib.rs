@@ -56,3 +56,8 @@ pub use loader::{Batch, Batches, DataLoader};
 pub use mnist::{IdxDataset, Split, FASHION_MNIST_CLASSES, MNIST_CLASSES};
 pub use shapes::{Shapes, SHAPES_CLASSES, SHAPES_SIZE};
 pub use split::train_validation_split;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -54,32 +54,35 @@ impl Shapes {
         }
     }
 
-    /// Renders sample `index` as an RGB image (row-major, interleaved) and returns its label.
-    pub fn render(&self, index: usize) -> (RgbImage, usize) {
+    /// Draws the class, corners and colour of sample `index`.
+    fn spec(&self, index: usize) -> Spec {
         let mut rng = derived_rng(self.seed, 0, index as u64);
-        let class = index % 3;
-        let xy1: u32 = rng.random_range(10..=40);
-        let xy2: u32 = rng.random_range(60..=100);
+        let xy1: usize = rng.random_range(10..=40);
+        let xy2: usize = rng.random_range(60..=100);
         let colour = [
             rng.random_range(0..=200u8),
             rng.random_range(0..=200u8),
             rng.random_range(0..=200u8),
         ];
+        Spec {
+            class: index % 3,
+            xy1,
+            xy2,
+            colour,
+        }
+    }
+
+    /// Renders sample `index` as an RGB image (row-major, interleaved) and returns its label.
+    pub fn render(&self, index: usize) -> (RgbImage, usize) {
+        let spec = self.spec(index);
         let size = SHAPES_SIZE as u32;
-        let centre = (xy1 + xy2) as f32 / 2.0;
-        let radius = (xy2 - xy1) as f32 / 2.0;
-        let image = RgbImage::from_fn(size, size, |x, y| {
-            let inside = match class {
-                0 => {
-                    let (dx, dy) = (x as f32 - centre, y as f32 - centre);
-                    dx * dx + dy * dy <= radius * radius
-                }
-                1 => (xy1..=xy2).contains(&x) && (xy1..=xy2).contains(&y),
-                _ => x <= xy2 && y >= xy1 && y <= x,
-            };
-            image::Rgb(if inside { colour } else { [255; 3] })
+        let mut image = RgbImage::from_pixel(size, size, image::Rgb([255; 3]));
+        spec.for_each_span(|y, x0, x1| {
+            for x in x0..=x1 {
+                image.put_pixel(x as u32, y as u32, image::Rgb(spec.colour));
+            }
         });
-        (image, class)
+        (image, spec.class)
     }
 
     /// Renders every sample into memory (in parallel), as `[N, 3, 128, 128]` bytes.
@@ -130,6 +133,45 @@ impl Shapes {
     }
 }
 
+/// One sample's drawing instructions.
+struct Spec {
+    class: usize,
+    xy1: usize,
+    xy2: usize,
+    colour: [u8; 3],
+}
+
+impl Spec {
+    /// Whether pixel `(x, y)` is covered by the shape.
+    fn inside(&self, x: usize, y: usize) -> bool {
+        let (a, b) = (self.xy1, self.xy2);
+        let in_box = (a..=b).contains(&x) && (a..=b).contains(&y);
+        match self.class {
+            0 => {
+                let centre = (a + b) as f32 / 2.0;
+                let radius = (b - a) as f32 / 2.0;
+                let (dx, dy) = (x as f32 - centre, y as f32 - centre);
+                dx * dx + dy * dy <= radius * radius
+            }
+            1 => in_box,
+            _ => in_box && y <= x,
+        }
+    }
+
+    /// Calls `f(y, x0, x1)` for each row's covered pixels `x0..=x1` (the shapes are convex,
+    /// so each row's pixels are contiguous; all lie inside the box).
+    fn for_each_span(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let (a, b) = (self.xy1, self.xy2);
+        for y in a..=b {
+            let mut xs = (a..=b).filter(|&x| self.inside(x, y));
+            if let Some(x0) = xs.next() {
+                let x1 = xs.next_back().unwrap_or(x0);
+                f(y, x0, x1);
+            }
+        }
+    }
+}
+
 /// Interleaved RGB bytes (HWC) to planar (CHW).
 fn interleaved_to_planar(src: &[u8], out: &mut [u8]) {
     let plane = src.len() / 3;
@@ -155,14 +197,16 @@ impl Dataset for Shapes {
 
     fn read(&self, index: usize, out: &mut [f32]) -> Result<usize> {
         check_read("Shapes::read", self.len, self.sample_shape(), index, out)?;
-        let (image, label) = self.render(index);
+        let spec = self.spec(index);
+        out.fill(1.0);
         let plane = SHAPES_SIZE * SHAPES_SIZE;
-        for (i, px) in image.as_raw().chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                out[c * plane + i] = f32::from(px[c]) / 255.0;
+        spec.for_each_span(|y, x0, x1| {
+            for (c, &v) in spec.colour.iter().enumerate() {
+                let row = c * plane + y * SHAPES_SIZE;
+                out[row + x0..=row + x1].fill(f32::from(v) / 255.0);
             }
-        }
-        Ok(label)
+        });
+        Ok(spec.class)
     }
 
     fn label(&self, index: usize) -> Result<usize> {
