@@ -190,15 +190,20 @@ pub(crate) fn to_planar(
             } else {
                 image::imageops::resize(&rgb, w, h, filter)
             };
-            let plane = height * width;
-            let mut out = vec![0u8; 3 * plane];
-            for (i, px) in rgb.as_raw().chunks_exact(3).enumerate() {
-                out[i] = px[0];
-                out[plane + i] = px[1];
-                out[2 * plane + i] = px[2];
-            }
+            let mut out = vec![0u8; 3 * height * width];
+            interleaved_to_planar(rgb.as_raw(), &mut out);
             out
         }
+    }
+}
+
+/// Interleaved RGB values (HWC) to planar (CHW); `out` is as long as `src`.
+pub(crate) fn interleaved_to_planar<T: Copy>(src: &[T], out: &mut [T]) {
+    let plane = src.len() / 3;
+    for (i, px) in src.chunks_exact(3).enumerate() {
+        out[i] = px[0];
+        out[plane + i] = px[1];
+        out[2 * plane + i] = px[2];
     }
 }
 

@@ -15,7 +15,7 @@ use strata_tensor::Tensor;
 
 use crate::augment::{Normalize, Sample, Transform};
 use crate::error::{DataError, Result};
-use crate::image_folder::{to_planar, ColorMode};
+use crate::image_folder::{interleaved_to_planar, to_planar, ColorMode};
 
 /// The per-channel means subtracted by Keras' "caffe" preprocessing, in B, G, R order.
 pub const CAFFE_BGR_MEAN: [f32; 3] = [103.939, 116.779, 123.68];
@@ -113,14 +113,8 @@ impl Transform for TorchvisionImagenet {
         let resized = ImageBuffer::<Rgb<f32>, Vec<f32>>::from_raw(w as u32, h as u32, interleaved)
             .map(|img| image::imageops::resize(&img, nw as u32, nh as u32, FilterType::Triangle));
         let Some(resized) = resized else { return };
-        let raw = resized.into_raw();
-        let np = nh * nw;
-        let mut planar = vec![0.0; 3 * np];
-        for (i, px) in raw.chunks_exact(3).enumerate() {
-            planar[i] = px[0];
-            planar[np + i] = px[1];
-            planar[2 * np + i] = px[2];
-        }
+        let mut planar = vec![0.0; 3 * nh * nw];
+        interleaved_to_planar(resized.as_raw(), &mut planar);
         sample.data = centre_crop(&planar, nh, nw, self.crop);
         sample.shape = [3, self.crop, self.crop];
         Normalize::imagenet().apply(sample, rng);

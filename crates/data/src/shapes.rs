@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::dataset::{check_read, Dataset, InMemoryDataset};
 use crate::error::{DataError, Result};
 use crate::fsio::{create_dir_all, write_atomic};
+use crate::image_folder::interleaved_to_planar;
 use crate::rng::derived_rng;
 
 /// Side of a shapes image in pixels.
@@ -169,16 +170,6 @@ impl Spec {
                 f(y, x0, x1);
             }
         }
-    }
-}
-
-/// Interleaved RGB bytes (HWC) to planar (CHW).
-fn interleaved_to_planar(src: &[u8], out: &mut [u8]) {
-    let plane = src.len() / 3;
-    for (i, px) in src.chunks_exact(3).enumerate() {
-        out[i] = px[0];
-        out[plane + i] = px[1];
-        out[2 * plane + i] = px[2];
     }
 }
 
