@@ -538,6 +538,21 @@ mod tests {
     }
 
     #[test]
+    fn featurewise_fit_is_the_same_with_one_or_two_threads() {
+        let shapes = crate::shapes::Shapes::new(600, 2);
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| Normalize::fit_featurewise(&shapes, true, true).unwrap())
+        };
+        let one = fit(1);
+        assert_eq!(one, fit(2));
+        assert!(one.mean().iter().all(|m| (0.5..1.0).contains(m)), "{one:?}");
+    }
+
+    #[test]
     fn chain_reports_shapes_in_order() {
         let a = Augment::new()
             .then(RandomCrop {

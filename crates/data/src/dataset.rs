@@ -30,6 +30,21 @@ pub trait Dataset: Sync {
     fn label(&self, index: usize) -> Result<usize>;
 }
 
+/// The error for a sample index past the end of a dataset of `len` samples.
+pub(crate) fn index_error(op: &'static str, index: usize, len: usize) -> DataError {
+    DataError::invalid(
+        op,
+        format!("sample index {index} out of range for {len} samples"),
+    )
+}
+
+/// Bytes `0..=255` to `f32` in `[0, 1]`.
+pub(crate) fn bytes_to_unit(src: &[u8], out: &mut [f32]) {
+    for (o, &b) in out.iter_mut().zip(src) {
+        *o = f32::from(b) / 255.0;
+    }
+}
+
 /// Checks the arguments of [`Dataset::read`]; shared by the implementations.
 pub(crate) fn check_read(
     op: &'static str,
@@ -39,10 +54,7 @@ pub(crate) fn check_read(
     out: &[f32],
 ) -> Result<()> {
     if index >= len {
-        return Err(DataError::invalid(
-            op,
-            format!("sample index {index} out of range for {len} samples"),
-        ));
+        return Err(index_error(op, index, len));
     }
     let need = shape.iter().product::<usize>();
     if out.len() != need {
@@ -208,22 +220,15 @@ impl Dataset for InMemoryDataset {
         check_read("InMemoryDataset::read", self.len(), self.shape, index, out)?;
         let per = out.len();
         let src = &self.pixels[index * per..(index + 1) * per];
-        for (o, &p) in out.iter_mut().zip(src) {
-            *o = f32::from(p) / 255.0;
-        }
+        bytes_to_unit(src, out);
         Ok(self.labels[index])
     }
 
     fn label(&self, index: usize) -> Result<usize> {
-        self.labels.get(index).copied().ok_or_else(|| {
-            DataError::invalid(
-                "InMemoryDataset::label",
-                format!(
-                    "sample index {index} out of range for {} samples",
-                    self.len()
-                ),
-            )
-        })
+        self.labels
+            .get(index)
+            .copied()
+            .ok_or_else(|| index_error("InMemoryDataset::label", index, self.len()))
     }
 }
 
@@ -278,15 +283,10 @@ impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
 
 impl<D: Dataset + ?Sized> Subset<'_, D> {
     fn map(&self, op: &'static str, index: usize) -> Result<usize> {
-        self.indices.get(index).copied().ok_or_else(|| {
-            DataError::invalid(
-                op,
-                format!(
-                    "sample index {index} out of range for {} samples",
-                    self.len()
-                ),
-            )
-        })
+        self.indices
+            .get(index)
+            .copied()
+            .ok_or_else(|| index_error(op, index, self.len()))
     }
 }
 

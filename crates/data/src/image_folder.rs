@@ -6,7 +6,7 @@ use image::imageops::FilterType;
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::dataset::{check_read, Dataset, InMemoryDataset};
+use crate::dataset::{bytes_to_unit, check_read, index_error, Dataset, InMemoryDataset};
 use crate::error::{DataError, Result};
 
 /// File extensions (lower case) of the formats this crate decodes; other files are ignored,
@@ -249,22 +249,15 @@ impl Dataset for ImageFolder {
             out,
         )?;
         let bytes = self.decode(&self.files[index])?;
-        for (o, &b) in out.iter_mut().zip(&bytes) {
-            *o = f32::from(b) / 255.0;
-        }
+        bytes_to_unit(&bytes, out);
         Ok(self.labels[index])
     }
 
     fn label(&self, index: usize) -> Result<usize> {
-        self.labels.get(index).copied().ok_or_else(|| {
-            DataError::invalid(
-                "ImageFolder::label",
-                format!(
-                    "sample index {index} out of range for {} samples",
-                    self.len()
-                ),
-            )
-        })
+        self.labels
+            .get(index)
+            .copied()
+            .ok_or_else(|| index_error("ImageFolder::label", index, self.len()))
     }
 }
 

@@ -14,7 +14,7 @@ use image::{ImageEncoder, RgbImage};
 use rand::RngExt;
 use rayon::prelude::*;
 
-use crate::dataset::{check_read, Dataset, InMemoryDataset};
+use crate::dataset::{check_read, index_error, Dataset, InMemoryDataset};
 use crate::error::{DataError, Result};
 use crate::fsio::{create_dir_all, write_atomic};
 use crate::image_folder::interleaved_to_planar;
@@ -202,10 +202,7 @@ impl Dataset for Shapes {
 
     fn label(&self, index: usize) -> Result<usize> {
         if index >= self.len {
-            return Err(DataError::invalid(
-                "Shapes::label",
-                format!("sample index {index} out of range for {} samples", self.len),
-            ));
+            return Err(index_error("Shapes::label", index, self.len));
         }
         Ok(index % 3)
     }
