@@ -155,7 +155,8 @@ fn read_files(
             continue;
         };
         if names.contains(&name.as_str()) && !found.contains_key(&name) {
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            // The header's size is untrusted: cap the reservation, let the read grow it.
+            let mut bytes = Vec::with_capacity(entry.size().min(1 << 28) as usize);
             entry.read_to_end(&mut bytes).map_err(corrupt)?;
             found.insert(name, (source.join(&entry_path), bytes));
         }

@@ -151,7 +151,8 @@ impl InMemoryDataset {
     /// The bytes of image `index`, or `None` past the end.
     pub fn image(&self, index: usize) -> Option<&[u8]> {
         let per = self.shape.iter().product::<usize>();
-        self.pixels.get(index * per..(index + 1) * per)
+        let start = index.checked_mul(per)?;
+        self.pixels.get(start..start.checked_add(per)?)
     }
 
     /// All labels.

@@ -132,8 +132,12 @@ pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> 
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
     let mut reader = BufReader::new(stream);
+    let limit = MAX_HEADER_BYTES as u64;
     let mut status_line = String::new();
-    let mut header_bytes = reader.read_line(&mut status_line).map_err(io)?;
+    let mut header_bytes = (&mut reader)
+        .take(limit)
+        .read_line(&mut status_line)
+        .map_err(io)?;
     let status = status_line
         .split_whitespace()
         .nth(1)
@@ -148,7 +152,7 @@ pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> 
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(io)?;
+        let n = (&mut reader).take(limit).read_line(&mut line).map_err(io)?;
         header_bytes += n;
         if n == 0 {
             return Err(fail("connection closed inside the response header".into()));
@@ -236,6 +240,25 @@ impl<R: BufRead> Read for Chunked<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn chunked_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut out = Vec::new();
+            let _ = Chunked { inner: &bytes[..], remaining: 0, done: false }.read_to_end(&mut out);
+            prop_assert!(out.len() <= bytes.len());
+        }
+
+        #[test]
+        fn url_parser_never_panics(url in "[a-z:/.@0-9\\[\\]]{0,30}") {
+            if let Ok(u) = HttpUrl::parse(&url) {
+                prop_assert!(u.path.starts_with('/'));
+            }
+        }
+    }
 
     #[test]
     fn parses_and_joins_urls() {

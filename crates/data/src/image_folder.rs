@@ -153,6 +153,9 @@ impl ImageFolder {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if image.width() == 0 || image.height() == 0 {
+            return Err(DataError::format(path, "the image is empty (0 pixels)"));
+        }
         Ok(to_planar(
             &image,
             self.height,

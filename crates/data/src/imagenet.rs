@@ -183,10 +183,14 @@ impl Transform for CaffeImagenet {
 /// Keras' `load_img(target_size=(size, size))` (nearest-neighbour) followed by
 /// `preprocess_input` in "caffe" mode: `[1, 3, size, size]`, channels B, G, R.
 pub fn caffe_preprocess(image: &DynamicImage, size: usize) -> Result<Tensor<f32>> {
-    if size == 0 || size > u32::MAX as usize {
+    if size == 0 || size > u32::MAX as usize || image.width() == 0 || image.height() == 0 {
         return Err(DataError::invalid(
             "caffe_preprocess",
-            format!("target size must be positive and fit in u32, found {size}"),
+            format!(
+                "target size must be positive and fit in u32 and the image non-empty, found size {size} and a {}×{} image",
+                image.width(),
+                image.height()
+            ),
         ));
     }
     let planar = to_planar(image, size, size, ColorMode::Rgb, FilterType::Nearest);
