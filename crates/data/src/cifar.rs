@@ -198,7 +198,7 @@ fn parse_records(
     expected: Option<usize>,
 ) -> Result<(Vec<u8>, Vec<Vec<usize>>)> {
     let record = classes.len() + CIFAR_IMAGE_BYTES;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DataError::format(
             path,
             format!(
@@ -240,7 +240,7 @@ fn parse_records(
 /// CIFAR-10; coarse then fine for CIFAR-100).
 pub fn encode_cifar(pixels: &[u8], label_columns: &[&[usize]]) -> Result<Vec<u8>> {
     let op = "encode_cifar";
-    if pixels.len() % CIFAR_IMAGE_BYTES != 0 {
+    if !pixels.len().is_multiple_of(CIFAR_IMAGE_BYTES) {
         return Err(DataError::invalid(
             op,
             format!(

@@ -87,7 +87,7 @@ impl ImageFolder {
                     ),
                 ));
             }
-            labels.extend(std::iter::repeat(label).take(images.len()));
+            labels.extend(std::iter::repeat_n(label, images.len()));
             files.extend(images);
             class_names.push(
                 dir.file_name()
@@ -144,6 +144,39 @@ impl ImageFolder {
 
     /// Decodes, converts and resizes one file into planar bytes.
     fn decode(&self, path: &Path) -> Result<Vec<u8>> {
+        decode_planar(path, self.height, self.width, self.mode, self.filter)
+    }
+}
+
+/// Reads one image file of any format the `image` crate decodes, converts it to `mode` and
+/// resizes it to `height × width` (ignoring the aspect ratio, as Keras's `load_img` with a
+/// target size), as a `[C, height, width]` tensor scaled to `[0, 1]`.
+///
+/// # Errors
+/// A file that cannot be read or decoded, or an empty image, naming the file.
+pub fn load_image(
+    path: &Path,
+    height: usize,
+    width: usize,
+    mode: ColorMode,
+) -> Result<strata_tensor::Tensor<f32>> {
+    let bytes = decode_planar(path, height, width, mode, FilterType::Triangle)?;
+    let values = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    Ok(strata_tensor::Tensor::from_vec(
+        values,
+        &[mode.channels(), height, width],
+    )?)
+}
+
+/// Decodes, converts and resizes one file into planar bytes.
+fn decode_planar(
+    path: &Path,
+    height: usize,
+    width: usize,
+    mode: ColorMode,
+    filter: FilterType,
+) -> Result<Vec<u8>> {
+    {
         let image = image::ImageReader::open(path)
             .map_err(|e| DataError::io(path, "open", e))?
             .with_guessed_format()
@@ -156,13 +189,7 @@ impl ImageFolder {
         if image.width() == 0 || image.height() == 0 {
             return Err(DataError::format(path, "the image is empty (0 pixels)"));
         }
-        Ok(to_planar(
-            &image,
-            self.height,
-            self.width,
-            self.mode,
-            self.filter,
-        ))
+        Ok(to_planar(&image, height, width, mode, filter))
     }
 }
 
@@ -291,6 +318,29 @@ mod tests {
         assert_eq!(small.read(5, &mut out).unwrap(), 2);
         assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(out[0], 1.0);
+    }
+
+    #[test]
+    fn load_image_resizes_and_scales_one_file() {
+        let dir = scratch("load-image");
+        Shapes::new(2, 3).write_folder(&dir).unwrap();
+        let path = dir.join("square/square_000001.png");
+        let full = load_image(&path, 128, 128, ColorMode::Rgb).unwrap();
+        let mem = Shapes::new(2, 3).generate().unwrap();
+        let expected: Vec<f32> = mem
+            .image(1)
+            .unwrap()
+            .iter()
+            .map(|&b| f32::from(b) / 255.0)
+            .collect();
+        assert_eq!(full.to_vec(), expected);
+        let small = load_image(&path, 28, 20, ColorMode::Grayscale).unwrap();
+        assert_eq!(small.shape(), &[1, 28, 20]);
+        let err = load_image(&dir.join("absent.png"), 8, 8, ColorMode::Rgb).unwrap_err();
+        assert!(err.to_string().contains("absent.png"), "{err}");
+        std::fs::write(dir.join("broken.png"), b"not a png").unwrap();
+        let err = load_image(&dir.join("broken.png"), 8, 8, ColorMode::Rgb).unwrap_err();
+        assert!(err.to_string().contains("broken.png"), "{err}");
     }
 
     #[test]

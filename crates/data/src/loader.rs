@@ -24,6 +24,35 @@ pub struct Batch {
     pub labels: Vec<usize>,
 }
 
+/// Reads a whole dataset into one batch: all images as `[N, C, H, W]` in dataset order, and
+/// their labels (for models trained on in-memory tensors, as Keras's `fit(x, y)`).
+///
+/// ```
+/// use strata_data::{load_all, Shapes};
+/// let batch = load_all(&Shapes::new(6, 1))?;
+/// assert_eq!(batch.images.shape(), &[6, 3, 128, 128]);
+/// assert_eq!(batch.labels, vec![0, 1, 2, 0, 1, 2]);
+/// # Ok::<(), strata_data::DataError>(())
+/// ```
+pub fn load_all<D: Dataset + ?Sized>(dataset: &D) -> Result<Batch> {
+    let [c, h, w] = dataset.sample_shape();
+    if dataset.len() == 0 {
+        return Ok(Batch {
+            images: Tensor::zeros(&[0, c, h, w]),
+            labels: Vec::new(),
+        });
+    }
+    DataLoader::new(dataset, dataset.len())?
+        .epoch(0)
+        .next()
+        .unwrap_or_else(|| {
+            Err(DataError::invalid(
+                "load_all",
+                "the loader yielded no batch",
+            ))
+        })
+}
+
 /// Yields batches of a [`Dataset`], in parallel with `rayon`.
 ///
 /// - With [`shuffle`](DataLoader::shuffle), epoch `e` visits the samples in a permutation

@@ -53,10 +53,14 @@ impl Loss {
     /// The loss of `output` against `targets`, as a scalar variable.
     pub fn compute<T: Element>(&self, output: &Var<T>, targets: Targets<'_, T>) -> Result<Var<T>> {
         match (*self, targets) {
-            (Self::SparseCategoricalCrossentropy { from_logits: true }, Targets::Labels(labels)) => {
-                Ok(output.cross_entropy(labels)?)
-            }
-            (Self::SparseCategoricalCrossentropy { from_logits: false }, Targets::Labels(labels)) => {
+            (
+                Self::SparseCategoricalCrossentropy { from_logits: true },
+                Targets::Labels(labels),
+            ) => Ok(output.cross_entropy(labels)?),
+            (
+                Self::SparseCategoricalCrossentropy { from_logits: false },
+                Targets::Labels(labels),
+            ) => {
                 let onehot = one_hot::<T>(labels, output.shape())?;
                 cross_entropy_from_probs(output, &onehot)
             }
@@ -119,10 +123,16 @@ fn check_same_shape<T: Element>(loss: &str, output: &Var<T>, targets: &Tensor<T>
 /// One-hot rows for `labels`, checked against the output `[batch, classes]`.
 fn one_hot<T: Element>(labels: &[usize], output: &[usize]) -> Result<Tensor<T>> {
     let &[n, c] = output else {
-        return Err(LayersError::config("cross-entropy", format!("expects outputs [batch, classes], found {output:?}")));
+        return Err(LayersError::config(
+            "cross-entropy",
+            format!("expects outputs [batch, classes], found {output:?}"),
+        ));
     };
     if labels.len() != n {
-        return Err(LayersError::config("cross-entropy", format!("{} labels for {n} outputs", labels.len())));
+        return Err(LayersError::config(
+            "cross-entropy",
+            format!("{} labels for {n} outputs", labels.len()),
+        ));
     }
     let mut data = vec![T::zero(); n * c];
     for (i, &label) in labels.iter().enumerate() {
@@ -140,10 +150,18 @@ fn one_hot<T: Element>(labels: &[usize], output: &[usize]) -> Result<Tensor<T>> 
 /// `−mean over rows of Σ t · ln(clip(p))`.
 fn cross_entropy_from_probs<T: Element>(probs: &Var<T>, targets: &Tensor<T>) -> Result<Var<T>> {
     if probs.rank() != 2 {
-        return Err(LayersError::config("cross-entropy", format!("expects probabilities [batch, classes], found {:?}", probs.shape())));
+        return Err(LayersError::config(
+            "cross-entropy",
+            format!(
+                "expects probabilities [batch, classes], found {:?}",
+                probs.shape()
+            ),
+        ));
     }
     let log_p = clip_probabilities(probs)?.ln();
-    let picked = log_p.mul(&Var::constant(targets.clone()))?.sum(&[1], false)?;
+    let picked = log_p
+        .mul(&Var::constant(targets.clone()))?
+        .sum(&[1], false)?;
     Ok(picked.mean_all()?.neg())
 }
 
@@ -172,7 +190,13 @@ impl<T: Element> CustomOp<T> for ClipProbabilities {
         grad_output: &Tensor<T>,
     ) -> strata_autograd::Result<Vec<Option<Tensor<T>>>> {
         let (low, high) = (T::from_f64_lossy(EPSILON), T::from_f64_lossy(1.0 - EPSILON));
-        let inside = inputs[0].map(|v| if v >= low && v <= high { T::one() } else { T::zero() });
+        let inside = inputs[0].map(|v| {
+            if v >= low && v <= high {
+                T::one()
+            } else {
+                T::zero()
+            }
+        });
         Ok(vec![Some(grad_output.mul(&inside)?)])
     }
 }

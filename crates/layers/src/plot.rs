@@ -40,22 +40,42 @@ pub struct Chart {
 impl Chart {
     /// The chart of training and validation loss of a history.
     pub fn loss(history: &History) -> Self {
-        let mut series = vec![Series { label: "training loss".into(), values: history.loss() }];
+        let mut series = vec![Series {
+            label: "training loss".into(),
+            values: history.loss(),
+        }];
         let val = history.val_loss();
         if !val.is_empty() {
-            series.push(Series { label: "validation loss".into(), values: val });
+            series.push(Series {
+                label: "validation loss".into(),
+                values: val,
+            });
         }
-        Self { title: "Loss per epoch".into(), y_label: "loss".into(), series }
+        Self {
+            title: "Loss per epoch".into(),
+            y_label: "loss".into(),
+            series,
+        }
     }
 
     /// The chart of training and validation accuracy of a history.
     pub fn accuracy(history: &History) -> Self {
-        let mut series = vec![Series { label: "training accuracy".into(), values: history.accuracy() }];
+        let mut series = vec![Series {
+            label: "training accuracy".into(),
+            values: history.accuracy(),
+        }];
         let val = history.val_accuracy();
         if !val.is_empty() {
-            series.push(Series { label: "validation accuracy".into(), values: val });
+            series.push(Series {
+                label: "validation accuracy".into(),
+                values: val,
+            });
         }
-        Self { title: "Accuracy per epoch".into(), y_label: "accuracy".into(), series }
+        Self {
+            title: "Accuracy per epoch".into(),
+            y_label: "accuracy".into(),
+            series,
+        }
     }
 
     /// Draws the chart into an RGB buffer of `width × height` pixels.
@@ -65,14 +85,32 @@ impl Chart {
             // Registration fails only for bytes that are not a font; ours are.
             let _ = register_font("sans-serif", FontStyle::Normal, FONT);
         });
-        let epochs = self.series.iter().map(|s| s.values.len()).max().unwrap_or(0);
-        let finite = || self.series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
-        let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let epochs = self
+            .series
+            .iter()
+            .map(|s| s.values.len())
+            .max()
+            .unwrap_or(0);
+        let finite = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.values.iter().copied())
+                .filter(|v| v.is_finite())
+        };
+        let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         if epochs == 0 || !lo.is_finite() {
-            return Err(LayersError::config("plot", format!("chart {:?} has no finite values to draw", self.title)));
+            return Err(LayersError::config(
+                "plot",
+                format!("chart {:?} has no finite values to draw", self.title),
+            ));
         }
         let margin = ((hi - lo) * 0.08).max(1e-3);
-        let (y0, y1) = ((lo - margin).min(if lo >= 0.0 { 0.0 } else { lo - margin }), hi + margin);
+        let (y0, y1) = (
+            (lo - margin).min(if lo >= 0.0 { 0.0 } else { lo - margin }),
+            hi + margin,
+        );
         let mut buffer = vec![255u8; (width * height * 3) as usize];
         {
             let draw_error = |e: &dyn std::fmt::Display| LayersError::config("plot", e.to_string());
@@ -91,12 +129,23 @@ impl Chart {
                 .x_desc("epoch")
                 .y_desc(self.y_label.as_str())
                 .x_labels(epochs.min(12) + 1)
-                .x_label_formatter(&|x| if (x.fract()).abs() < 1e-9 { format!("{x:.0}") } else { String::new() })
+                .x_label_formatter(&|x| {
+                    if (x.fract()).abs() < 1e-9 {
+                        format!("{x:.0}")
+                    } else {
+                        String::new()
+                    }
+                })
                 .label_style(("sans-serif", 14))
                 .axis_desc_style(("sans-serif", 16))
                 .draw()
                 .map_err(|e| draw_error(&e))?;
-            let colours = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
+            let colours = [
+                RGBColor(31, 119, 180),
+                RGBColor(255, 127, 14),
+                RGBColor(44, 160, 44),
+                RGBColor(214, 39, 40),
+            ];
             for (i, series) in self.series.iter().enumerate() {
                 let colour = colours[i % colours.len()];
                 let points: Vec<(f64, f64)> = series
@@ -110,9 +159,15 @@ impl Chart {
                     .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
                     .map_err(|e| draw_error(&e))?
                     .label(series.label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
                 chart
-                    .draw_series(points.into_iter().map(|p| Circle::new(p, 4, colour.filled())))
+                    .draw_series(
+                        points
+                            .into_iter()
+                            .map(|p| Circle::new(p, 4, colour.filled())),
+                    )
                     .map_err(|e| draw_error(&e))?;
             }
             chart
@@ -135,7 +190,10 @@ impl Chart {
             let mut encoder = png::Encoder::new(&mut *w, width, height);
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
-            let png_error = |e: png::EncodingError| LayersError::Format { path: path.to_path_buf(), message: format!("PNG: {e}") };
+            let png_error = |e: png::EncodingError| LayersError::Format {
+                path: path.to_path_buf(),
+                message: format!("PNG: {e}"),
+            };
             let mut writer = encoder.write_header().map_err(png_error)?;
             writer.write_image_data(&pixels).map_err(png_error)?;
             writer.finish().map_err(png_error)?;
@@ -154,15 +212,24 @@ mod tests {
             title: "Loss per epoch".into(),
             y_label: "loss".into(),
             series: vec![
-                Series { label: "training loss".into(), values: vec![1.0, 0.6, 0.4, 0.3] },
-                Series { label: "validation loss".into(), values: vec![1.1, 0.7, 0.5, 0.45] },
+                Series {
+                    label: "training loss".into(),
+                    values: vec![1.0, 0.6, 0.4, 0.3],
+                },
+                Series {
+                    label: "validation loss".into(),
+                    values: vec![1.1, 0.7, 0.5, 0.45],
+                },
             ],
         };
         let pixels = chart.render(320, 240).unwrap();
         // Both curve colours appear somewhere in the picture.
         let has = |rgb: [u8; 3]| pixels.chunks(3).any(|p| p == rgb);
         assert!(has([31, 119, 180]) && has([255, 127, 14]));
-        let empty = Chart { series: vec![], ..chart };
+        let empty = Chart {
+            series: vec![],
+            ..chart
+        };
         assert!(empty.render(320, 240).is_err());
     }
 }

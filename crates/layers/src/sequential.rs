@@ -81,15 +81,23 @@ impl SequentialBuilder {
     }
 
     /// Appends a layer with an automatic Keras-style name (`conv2d`, `conv2d_1`, …).
+    // Named as Keras's `model.add(layer)`; this is not arithmetic.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Into<LayerConfig>) -> Self {
-        self.architecture.layers.push(NamedLayerConfig { name: String::new(), config: layer.into() });
+        self.architecture.layers.push(NamedLayerConfig {
+            name: String::new(),
+            config: layer.into(),
+        });
         self.explicit_names.push(false);
         self
     }
 
     /// Appends a layer with a name of its own.
     pub fn add_named(mut self, name: &str, layer: impl Into<LayerConfig>) -> Self {
-        self.architecture.layers.push(NamedLayerConfig { name: name.to_string(), config: layer.into() });
+        self.architecture.layers.push(NamedLayerConfig {
+            name: name.to_string(),
+            config: layer.into(),
+        });
         self.explicit_names.push(true);
         self
     }
@@ -104,7 +112,10 @@ impl SequentialBuilder {
             }
         }
         if let Some((name, _)) = taken.iter().find(|(_, &count)| count > 1) {
-            return Err(LayersError::config("Sequential", format!("layer name {name} is used twice")));
+            return Err(LayersError::config(
+                "Sequential",
+                format!("layer name {name} is used twice"),
+            ));
         }
         let mut counters: BTreeMap<&'static str, usize> = BTreeMap::new();
         for (layer, &explicit) in architecture.layers.iter_mut().zip(&self.explicit_names) {
@@ -114,7 +125,11 @@ impl SequentialBuilder {
             let base = layer.config.base_name();
             loop {
                 let n = counters.entry(base).or_default();
-                let candidate = if *n == 0 { base.to_string() } else { format!("{base}_{n}") };
+                let candidate = if *n == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                };
                 *n += 1;
                 if !taken.contains_key(&candidate) {
                     taken.insert(candidate.clone(), 1);
@@ -172,7 +187,11 @@ impl<T: Element> Sequential<T> {
         let mut shape = architecture.input_shape.clone();
         let mut layers = Vec::with_capacity(architecture.layers.len());
         for layer in &architecture.layers {
-            let mut ctx = BuildContext { input_shape: &shape, defaults: architecture.init_defaults, rng: &mut rng };
+            let mut ctx = BuildContext {
+                input_shape: &shape,
+                defaults: architecture.init_defaults,
+                rng: &mut rng,
+            };
             let module = layer
                 .config
                 .build::<T>(&mut ctx)
@@ -180,10 +199,18 @@ impl<T: Element> Sequential<T> {
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
-            layers.push(BuiltLayer { name: layer.name.clone(), config: layer.config.clone(), module, output_shape: output_shape.clone() });
+            layers.push(BuiltLayer {
+                name: layer.name.clone(),
+                config: layer.config.clone(),
+                module,
+                output_shape: output_shape.clone(),
+            });
             shape = output_shape;
         }
-        Ok(Self { architecture: architecture.clone(), layers })
+        Ok(Self {
+            architecture: architecture.clone(),
+            layers,
+        })
     }
 
     /// The model's architecture (what [`Sequential::from_architecture`] rebuilds).
@@ -203,7 +230,9 @@ impl<T: Element> Sequential<T> {
 
     /// The shape of one output sample.
     pub fn output_shape(&self) -> &[usize] {
-        self.layers.last().map_or(self.input_shape(), |l| &l.output_shape)
+        self.layers
+            .last()
+            .map_or(self.input_shape(), |l| &l.output_shape)
     }
 
     /// Runs the model on a batch `[N, …input_shape]`.
@@ -213,7 +242,11 @@ impl<T: Element> Sequential<T> {
                 self.name(),
                 format!(
                     "expects a batch [N, {}], found {:?}",
-                    self.input_shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+                    self.input_shape()
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     input.shape()
                 ),
             ));
@@ -230,7 +263,11 @@ impl<T: Element> Sequential<T> {
 
     /// The model's outputs for a batch in inference mode, recording no graph.
     pub fn predict_batch(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
-        no_grad(|| Ok(self.forward(&Var::constant(input.clone()), &mut ForwardContext::eval())?.value()))
+        no_grad(|| {
+            Ok(self
+                .forward(&Var::constant(input.clone()), &mut ForwardContext::eval())?
+                .value())
+        })
     }
 
     /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer
@@ -244,7 +281,10 @@ impl<T: Element> Sequential<T> {
         self.named(|m| m.buffers())
     }
 
-    fn named<'a>(&'a self, pick: impl Fn(&'a dyn Module<T>) -> Vec<(&'static str, &'a Var<T>)>) -> Vec<(String, Var<T>)> {
+    fn named<'a>(
+        &'a self,
+        pick: impl Fn(&'a dyn Module<T>) -> Vec<(&'static str, &'a Var<T>)>,
+    ) -> Vec<(String, Var<T>)> {
         self.layers
             .iter()
             .flat_map(|l| {
@@ -267,12 +307,19 @@ impl<T: Element> Sequential<T> {
     /// Sets every parameter and buffer from `tensors`; an error names the first missing or
     /// unexpected key or shape that differs (`source` names where the tensors came from).
     pub fn load_state_dict(&self, mut tensors: NamedTensors<T>, source: &str) -> Result<()> {
-        let targets: Vec<(String, Var<T>)> = self.parameters().into_iter().chain(self.buffers()).collect();
+        let targets: Vec<(String, Var<T>)> = self
+            .parameters()
+            .into_iter()
+            .chain(self.buffers())
+            .collect();
         // Check everything before changing anything: a failed load leaves the model as it was.
         let mut values = Vec::with_capacity(targets.len());
         for (name, var) in &targets {
             let value = tensors.remove(name).ok_or_else(|| {
-                LayersError::config(source, format!("missing key {name} (expected shape {:?})", var.shape()))
+                LayersError::config(
+                    source,
+                    format!("missing key {name} (expected shape {:?})", var.shape()),
+                )
             })?;
             if value.shape() != var.shape() {
                 return Err(LayersError::ShapeMismatch {
@@ -284,7 +331,10 @@ impl<T: Element> Sequential<T> {
             values.push(value);
         }
         if let Some(extra) = tensors.keys().next() {
-            return Err(LayersError::config(source, format!("unexpected key {extra} (the model has no such parameter)")));
+            return Err(LayersError::config(
+                source,
+                format!("unexpected key {extra} (the model has no such parameter)"),
+            ));
         }
         for ((_, var), value) in targets.iter().zip(values) {
             var.set_value(value)?;
@@ -299,7 +349,9 @@ impl<T: Element> Sequential<T> {
             .iter()
             .map(|l| {
                 let count = |vars: Vec<(&'static str, &Var<T>)>| -> usize {
-                    vars.iter().map(|(_, v)| v.shape().iter().product::<usize>()).sum()
+                    vars.iter()
+                        .map(|(_, v)| v.shape().iter().product::<usize>())
+                        .sum()
                 };
                 SummaryRow {
                     name: l.name.clone(),
@@ -310,7 +362,10 @@ impl<T: Element> Sequential<T> {
                 }
             })
             .collect();
-        Summary { model_name: self.name().to_string(), rows }
+        Summary {
+            model_name: self.name().to_string(),
+            rows,
+        }
     }
 
     /// The layer names in order.

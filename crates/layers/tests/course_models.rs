@@ -75,7 +75,13 @@ fn shapes_model_has_115_651_parameters() {
 #[test]
 fn vgg16_has_138_357_544_parameters() {
     let mut builder = Sequential::builder(&[3, 224, 224]).name("vgg16");
-    for block in [&[64, 64][..], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]] {
+    for block in [
+        &[64, 64][..],
+        &[128, 128],
+        &[256, 256, 256],
+        &[512, 512, 512],
+        &[512, 512, 512],
+    ] {
         for &filters in block {
             builder = builder.add(relu_conv(filters, 3).padding(Padding::Same));
         }

@@ -19,11 +19,19 @@ fn cross_entropies_from_logits_and_probabilities_agree() {
     let from_logits = value(&sparse.compute(&logits, Targets::Labels(&[0, 2])).unwrap());
     let probs = Var::constant(logits.value().softmax(1).unwrap());
     let from_probs = Loss::SparseCategoricalCrossentropy { from_logits: false };
-    let p = value(&from_probs.compute(&probs, Targets::Labels(&[0, 2])).unwrap());
+    let p = value(
+        &from_probs
+            .compute(&probs, Targets::Labels(&[0, 2]))
+            .unwrap(),
+    );
     assert!((from_logits - p).abs() < 1e-6, "{from_logits} vs {p}");
     let onehot = Tensor::from_vec(vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0], &[2, 3]).unwrap();
     let categorical = Loss::CategoricalCrossentropy { from_logits: true };
-    let c = value(&categorical.compute(&logits, Targets::Dense(&onehot)).unwrap());
+    let c = value(
+        &categorical
+            .compute(&logits, Targets::Dense(&onehot))
+            .unwrap(),
+    );
     assert!((from_logits - c).abs() < 1e-12);
     // By hand: −(ln softmax(row0)[0] + ln softmax(row1)[2]) / 2.
     let lse = |r: &[f64]| r.iter().map(|v| v.exp()).sum::<f64>().ln();
@@ -46,16 +54,26 @@ fn binary_cross_entropy_and_mse() {
     let bce = Loss::BinaryCrossentropy { from_logits: true };
     let l = value(&bce.compute(&logits, Targets::Dense(&targets)).unwrap());
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let expected = -((sig(0.0)).ln() + (1.0 - sig(2.0)).ln() + (1.0 - sig(-3.0)).ln() + sig(50.0).ln()) / 4.0;
+    let expected =
+        -((sig(0.0)).ln() + (1.0 - sig(2.0)).ln() + (1.0 - sig(-3.0)).ln() + sig(50.0).ln()) / 4.0;
     assert!((l - expected).abs() < 1e-12, "{l} vs {expected}");
     let probs = Var::constant(logits.value().sigmoid());
     let from_probs = Loss::BinaryCrossentropy { from_logits: false };
-    let lp = value(&from_probs.compute(&probs, Targets::Dense(&targets)).unwrap());
+    let lp = value(
+        &from_probs
+            .compute(&probs, Targets::Dense(&targets))
+            .unwrap(),
+    );
     assert!((lp - expected).abs() < 1e-6);
-    let mse = Loss::MeanSquaredError.compute(&logits, Targets::Dense(&targets)).unwrap();
+    let mse = Loss::MeanSquaredError
+        .compute(&logits, Targets::Dense(&targets))
+        .unwrap();
     assert!((value(&mse) - (1.0 + 4.0 + 9.0 + 49.0 * 49.0) / 4.0).abs() < 1e-12);
     let grads = mse.backward().unwrap();
-    assert_eq!(grads.get(&logits).unwrap().to_vec(), vec![-0.5, 1.0, -1.5, 24.5]);
+    assert_eq!(
+        grads.get(&logits).unwrap().to_vec(),
+        vec![-0.5, 1.0, -1.5, 24.5]
+    );
 }
 
 #[test]
@@ -64,10 +82,18 @@ fn wrong_targets_are_named() {
     let sparse = Loss::SparseCategoricalCrossentropy { from_logits: true };
     let dense = Tensor::from_vec(vec![0.0, 1.0], &[1, 2]).unwrap();
     assert!(sparse.compute(&logits, Targets::Dense(&dense)).is_err());
-    assert!(Loss::MeanSquaredError.compute(&logits, Targets::Labels(&[1])).is_err());
+    assert!(Loss::MeanSquaredError
+        .compute(&logits, Targets::Labels(&[1]))
+        .is_err());
     let wrong = Tensor::from_vec(vec![0.0, 1.0, 0.0], &[1, 3]).unwrap();
-    let err = Loss::MeanSquaredError.compute(&logits, Targets::Dense(&wrong)).unwrap_err();
-    assert!(err.to_string().contains("expected shape [1, 2], found [1, 3]"), "{err}");
+    let err = Loss::MeanSquaredError
+        .compute(&logits, Targets::Dense(&wrong))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected shape [1, 2], found [1, 3]"),
+        "{err}"
+    );
     let err = Loss::SparseCategoricalCrossentropy { from_logits: false }
         .compute(&logits, Targets::Labels(&[2]))
         .unwrap_err();

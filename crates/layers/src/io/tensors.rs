@@ -161,8 +161,14 @@ mod tests {
         let path = scratch("errors");
         std::fs::write(&path, b"garbage").unwrap();
         let err = load_tensors::<f32>(&path).unwrap_err().to_string();
-        assert!(err.contains("weights.safetensors") && err.contains("not a safetensors file"), "{err}");
+        assert!(
+            err.contains("weights.safetensors") && err.contains("not a safetensors file"),
+            "{err}"
+        );
         let missing = path.with_file_name("absent.safetensors");
-        assert!(load_tensors::<f32>(&missing).unwrap_err().to_string().contains("absent.safetensors"));
+        assert!(load_tensors::<f32>(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("absent.safetensors"));
     }
 }

@@ -46,7 +46,10 @@ impl Activation {
                 if x.rank() < 2 {
                     return Err(LayersError::config(
                         "softmax",
-                        format!("needs a batch of at least one axis, found shape {:?}", x.shape()),
+                        format!(
+                            "needs a batch of at least one axis, found shape {:?}",
+                            x.shape()
+                        ),
                     ));
                 }
                 x.softmax(1)?
@@ -84,7 +87,10 @@ impl ActivationLayer {
     pub fn new(activation: Activation) -> Result<Self> {
         if let Activation::LeakyRelu { slope } = activation {
             if !slope.is_finite() {
-                return Err(LayersError::config("LeakyReLU", format!("slope must be finite, found {slope}")));
+                return Err(LayersError::config(
+                    "LeakyReLU",
+                    format!("slope must be finite, found {slope}"),
+                ));
             }
         }
         Ok(Self(activation))

@@ -28,7 +28,11 @@ pub struct BatchNorm2d {
 
 impl Default for BatchNorm2d {
     fn default() -> Self {
-        Self { momentum: 0.99, epsilon: 1e-3, unbiased_running_var: false }
+        Self {
+            momentum: 0.99,
+            epsilon: 1e-3,
+            unbiased_running_var: false,
+        }
     }
 }
 
@@ -40,15 +44,27 @@ impl BatchNorm2d {
 
     /// PyTorch's defaults.
     pub fn torch() -> Self {
-        Self { momentum: 0.9, epsilon: 1e-5, unbiased_running_var: true }
+        Self {
+            momentum: 0.9,
+            epsilon: 1e-5,
+            unbiased_running_var: true,
+        }
     }
 
-    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNormLayer<T>> {
+    pub(super) fn build<T: Element>(
+        &self,
+        ctx: &mut BuildContext<'_>,
+    ) -> Result<BatchNormLayer<T>> {
         expect_rank("BatchNormalization", ctx.input_shape, 3, "[C, H, W]")?;
-        if !(0.0..=1.0).contains(&self.momentum) || !(self.epsilon > 0.0) {
+        if !(0.0..=1.0).contains(&self.momentum)
+            || self.epsilon.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        {
             return Err(LayersError::config(
                 "BatchNormalization",
-                format!("momentum {} must be in [0, 1] and epsilon {} positive", self.momentum, self.epsilon),
+                format!(
+                    "momentum {} must be in [0, 1] and epsilon {} positive",
+                    self.momentum, self.epsilon
+                ),
             ));
         }
         let c = ctx.input_shape[0];
@@ -85,10 +101,16 @@ impl<T: Element> Module<T> for BatchNormLayer<T> {
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
         let c = self.gamma.shape()[0];
         let &[n, channels, h, w] = input.shape() else {
-            return Err(LayersError::config("BatchNormalization", format!("expects [N, C, H, W], found {:?}", input.shape())));
+            return Err(LayersError::config(
+                "BatchNormalization",
+                format!("expects [N, C, H, W], found {:?}", input.shape()),
+            ));
         };
         if channels != c {
-            return Err(LayersError::config("BatchNormalization", format!("built for {c} channels, input {:?}", input.shape())));
+            return Err(LayersError::config(
+                "BatchNormalization",
+                format!("built for {c} channels, input {:?}", input.shape()),
+            ));
         }
         let eps = T::from_f64_lossy(self.config.epsilon);
         let (mean, var) = if ctx.is_training() {
@@ -99,22 +121,36 @@ impl<T: Element> Module<T> for BatchNormLayer<T> {
             no_grad(|| -> Result<()> {
                 let m = T::from_f64_lossy(self.config.momentum);
                 let count = (n * h * w) as f64;
-                let correction = if self.config.unbiased_running_var && count > 1.0 { count / (count - 1.0) } else { 1.0 };
+                let correction = if self.config.unbiased_running_var && count > 1.0 {
+                    count / (count - 1.0)
+                } else {
+                    1.0
+                };
                 let batch_mean = mean.value().reshape(&[c])?;
-                let batch_var = var.value().reshape(&[c])?.mul_scalar(T::from_f64_lossy(correction));
+                let batch_var = var
+                    .value()
+                    .reshape(&[c])?
+                    .mul_scalar(T::from_f64_lossy(correction));
                 let blend = |old: &Tensor<T>, new: &Tensor<T>| -> Result<Tensor<T>> {
                     Ok(old.mul_scalar(m).add(&new.mul_scalar(T::one() - m))?)
                 };
-                self.running_mean.set_value(blend(&self.running_mean.value(), &batch_mean)?)?;
-                self.running_var.set_value(blend(&self.running_var.value(), &batch_var)?)?;
+                self.running_mean
+                    .set_value(blend(&self.running_mean.value(), &batch_mean)?)?;
+                self.running_var
+                    .set_value(blend(&self.running_var.value(), &batch_var)?)?;
                 Ok(())
             })?;
             (mean, var)
         } else {
-            (Self::per_channel(&self.running_mean, c)?, Self::per_channel(&self.running_var, c)?)
+            (
+                Self::per_channel(&self.running_mean, c)?,
+                Self::per_channel(&self.running_var, c)?,
+            )
         };
         let normalised = input.sub(&mean)?.div(&var.add_scalar(eps).sqrt())?;
-        Ok(normalised.mul(&Self::per_channel(&self.gamma, c)?)?.add(&Self::per_channel(&self.beta, c)?)?)
+        Ok(normalised
+            .mul(&Self::per_channel(&self.gamma, c)?)?
+            .add(&Self::per_channel(&self.beta, c)?)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -127,6 +163,9 @@ impl<T: Element> Module<T> for BatchNormLayer<T> {
     }
 
     fn buffers(&self) -> Vec<NamedVar<'_, T>> {
-        vec![("running_mean", &self.running_mean), ("running_var", &self.running_var)]
+        vec![
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+        ]
     }
 }

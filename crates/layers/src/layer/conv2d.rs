@@ -116,9 +116,9 @@ impl Conv2d {
 
     /// The convolution parameters for an input of spatial size `[H, W]`.
     fn params(&self, spatial: [usize; 2]) -> Result<Conv2dParams> {
-        let padding = self
-            .padding
-            .resolve(spatial, self.kernel_size, self.strides, self.dilation)?;
+        let padding =
+            self.padding
+                .resolve(spatial, self.kernel_size, self.strides, self.dilation)?;
         Ok(Conv2dParams {
             stride: self.strides,
             padding,
@@ -130,7 +130,11 @@ impl Conv2d {
     pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<Conv2dLayer<T>> {
         expect_rank("Conv2D", ctx.input_shape, 3, "[C, H, W]")?;
         let channels = ctx.input_shape[0];
-        if self.filters == 0 || self.groups == 0 || channels % self.groups != 0 || self.filters % self.groups != 0 {
+        if self.filters == 0
+            || self.groups == 0
+            || !channels.is_multiple_of(self.groups)
+            || !self.filters.is_multiple_of(self.groups)
+        {
             return Err(LayersError::config(
                 "Conv2D",
                 format!(
@@ -139,17 +143,31 @@ impl Conv2d {
                 ),
             ));
         }
-        let shape = [self.filters, channels / self.groups, self.kernel_size[0], self.kernel_size[1]];
+        let shape = [
+            self.filters,
+            channels / self.groups,
+            self.kernel_size[0],
+            self.kernel_size[1],
+        ];
         let (fan_in, fan_out) = fans(&shape);
         let weight_init = self.kernel_initializer.unwrap_or(ctx.defaults.weight());
         let weight = weight_init.tensor(&shape, fan_in, fan_out, ctx.rng)?;
         let bias = if self.use_bias {
             let init = self.bias_initializer.unwrap_or(ctx.defaults.bias());
-            Some(Var::parameter(init.tensor(&[self.filters], fan_in, fan_out, ctx.rng)?))
+            Some(Var::parameter(init.tensor(
+                &[self.filters],
+                fan_in,
+                fan_out,
+                ctx.rng,
+            )?))
         } else {
             None
         };
-        let layer = Conv2dLayer { config: self.clone(), weight: Var::parameter(weight), bias };
+        let layer = Conv2dLayer {
+            config: self.clone(),
+            weight: Var::parameter(weight),
+            bias,
+        };
         Module::<T>::output_shape(&layer, ctx.input_shape)?;
         Ok(layer)
     }
@@ -182,11 +200,7 @@ impl<T: Element> Module<T> for Conv2dLayer<T> {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("Conv2D", input, 3, "[C, H, W]")?;
         let params = self.config.params([input[1], input[2]])?;
-        let [oh, ow] = conv2d_output_size(
-            [input[1], input[2]],
-            self.config.kernel_size,
-            &params,
-        )?;
+        let [oh, ow] = conv2d_output_size([input[1], input[2]], self.config.kernel_size, &params)?;
         Ok(vec![self.config.filters, oh, ow])
     }
 

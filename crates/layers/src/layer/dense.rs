@@ -59,12 +59,18 @@ impl Dense {
 
     pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<DenseLayer<T>> {
         let Some(&inputs) = ctx.input_shape.last() else {
-            return Err(LayersError::config("Dense", "expects samples with at least one axis, found a scalar"));
+            return Err(LayersError::config(
+                "Dense",
+                "expects samples with at least one axis, found a scalar",
+            ));
         };
         if self.units == 0 || inputs == 0 {
             return Err(LayersError::config(
                 "Dense",
-                format!("units ({}) and input features ({inputs}) must be positive", self.units),
+                format!(
+                    "units ({}) and input features ({inputs}) must be positive",
+                    self.units
+                ),
             ));
         }
         let shape = [self.units, inputs];
@@ -75,11 +81,21 @@ impl Dense {
             .tensor(&shape, fan_in, fan_out, ctx.rng)?;
         let bias = if self.use_bias {
             let init = self.bias_initializer.unwrap_or(ctx.defaults.bias());
-            Some(Var::parameter(init.tensor(&[self.units], fan_in, fan_out, ctx.rng)?))
+            Some(Var::parameter(init.tensor(
+                &[self.units],
+                fan_in,
+                fan_out,
+                ctx.rng,
+            )?))
         } else {
             None
         };
-        Ok(DenseLayer { config: self.clone(), inputs, weight: Var::parameter(weight), bias })
+        Ok(DenseLayer {
+            config: self.clone(),
+            inputs,
+            weight: Var::parameter(weight),
+            bias,
+        })
     }
 }
 

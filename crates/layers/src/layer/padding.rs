@@ -37,7 +37,12 @@ pub enum Padding {
 impl Padding {
     /// The same explicit padding on every side (PyTorch `padding=p`).
     pub fn uniform(p: usize) -> Self {
-        Self::Explicit { top: p, bottom: p, left: p, right: p }
+        Self::Explicit {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
     }
 
     /// The explicit padding for an input of spatial size `input`.
@@ -52,8 +57,18 @@ impl Padding {
             Self::Valid => PaddingMode::Valid,
             Self::Same => PaddingMode::Same,
             Self::Full => PaddingMode::Full,
-            Self::Explicit { top, bottom, left, right } => {
-                return Ok(Padding2d { top, bottom, left, right })
+            Self::Explicit {
+                top,
+                bottom,
+                left,
+                right,
+            } => {
+                return Ok(Padding2d {
+                    top,
+                    bottom,
+                    left,
+                    right,
+                })
             }
         };
         Ok(Padding2d::for_mode(mode, input, kernel, stride, dilation)?)
@@ -78,7 +93,12 @@ pub struct ZeroPadding2d {
 impl ZeroPadding2d {
     /// `p` pixels on every side (Keras `ZeroPadding2D(p)`).
     pub fn new(p: usize) -> Self {
-        Self { top: p, bottom: p, left: p, right: p }
+        Self {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
     }
 }
 
@@ -94,12 +114,21 @@ impl<T: Element> Module<T> for ZeroPadding2d {
                 format!("expects [N, C, H, W], found {:?}", input.shape()),
             ));
         }
-        let pads = [(0, 0), (0, 0), (self.top, self.bottom), (self.left, self.right)];
+        let pads = [
+            (0, 0),
+            (0, 0),
+            (self.top, self.bottom),
+            (self.left, self.right),
+        ];
         Ok(input.pad(&pads, T::zero())?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("ZeroPadding2D", input, 3, "[C, H, W]")?;
-        Ok(vec![input[0], input[1] + self.top + self.bottom, input[2] + self.left + self.right])
+        Ok(vec![
+            input[0],
+            input[1] + self.top + self.bottom,
+            input[2] + self.left + self.right,
+        ])
     }
 }

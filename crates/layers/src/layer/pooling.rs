@@ -18,10 +18,12 @@ fn pool_params(
     spatial: [usize; 2],
 ) -> Result<Pool2dParams> {
     let stride = strides.unwrap_or(pool_size);
-    let padding = padding.resolve(spatial, pool_size, stride, [1, 1]).map_err(|e| {
-        LayersError::config(layer, format!("padding for input {spatial:?}: {e}"))
-    })?;
-    Ok(Pool2dParams::new(pool_size).with_stride(stride).with_padding(padding))
+    let padding = padding
+        .resolve(spatial, pool_size, stride, [1, 1])
+        .map_err(|e| LayersError::config(layer, format!("padding for input {spatial:?}: {e}")))?;
+    Ok(Pool2dParams::new(pool_size)
+        .with_stride(stride)
+        .with_padding(padding))
 }
 
 /// Checks that the window and stride are positive.
@@ -73,7 +75,11 @@ pub struct MaxPool2d {
 impl MaxPool2d {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
-        Self { pool_size: [size, size], strides: None, padding: Padding::Valid }
+        Self {
+            pool_size: [size, size],
+            strides: None,
+            padding: Padding::Valid,
+        }
     }
 
     /// With another stride along both axes.
@@ -101,13 +107,25 @@ impl<T: Element> Module<T> for MaxPool2d {
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
         let hw = spatial("MaxPooling2D", input.shape())?;
-        let params = pool_params("MaxPooling2D", self.pool_size, self.strides, self.padding, hw)?;
+        let params = pool_params(
+            "MaxPooling2D",
+            self.pool_size,
+            self.strides,
+            self.padding,
+            hw,
+        )?;
         Ok(input.max_pool2d(&params)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("MaxPooling2D", input, 3, "[C, H, W]")?;
-        let params = pool_params("MaxPooling2D", self.pool_size, self.strides, self.padding, [input[1], input[2]])?;
+        let params = pool_params(
+            "MaxPooling2D",
+            self.pool_size,
+            self.strides,
+            self.padding,
+            [input[1], input[2]],
+        )?;
         pooled_shape("MaxPooling2D", &params, input)
     }
 }
@@ -132,7 +150,12 @@ pub struct AvgPool2d {
 impl AvgPool2d {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
-        Self { pool_size: [size, size], strides: None, padding: Padding::Valid, count_include_pad: false }
+        Self {
+            pool_size: [size, size],
+            strides: None,
+            padding: Padding::Valid,
+            count_include_pad: false,
+        }
     }
 
     /// With another stride along both axes.
@@ -160,13 +183,25 @@ impl<T: Element> Module<T> for AvgPool2d {
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
         let hw = spatial("AveragePooling2D", input.shape())?;
-        let params = pool_params("AveragePooling2D", self.pool_size, self.strides, self.padding, hw)?;
+        let params = pool_params(
+            "AveragePooling2D",
+            self.pool_size,
+            self.strides,
+            self.padding,
+            hw,
+        )?;
         Ok(input.avg_pool2d(&params, self.count_include_pad)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("AveragePooling2D", input, 3, "[C, H, W]")?;
-        let params = pool_params("AveragePooling2D", self.pool_size, self.strides, self.padding, [input[1], input[2]])?;
+        let params = pool_params(
+            "AveragePooling2D",
+            self.pool_size,
+            self.strides,
+            self.padding,
+            [input[1], input[2]],
+        )?;
         pooled_shape("AveragePooling2D", &params, input)
     }
 }

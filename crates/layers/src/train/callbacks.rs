@@ -132,7 +132,9 @@ impl<T: Element> Callback<T> for EarlyStopping<T> {
 
     fn on_train_end(&mut self, model: &Model<T>) -> Result<()> {
         if let Some(best) = self.best_weights.take() {
-            model.network().load_state_dict(best, "early stopping's best weights")?;
+            model
+                .network()
+                .load_state_dict(best, "early stopping's best weights")?;
         }
         Ok(())
     }
@@ -154,12 +156,22 @@ pub struct ModelCheckpoint {
 impl ModelCheckpoint {
     /// Keeps the best checkpoint by `monitor` at `path`.
     pub fn best(path: impl Into<PathBuf>, monitor: Monitor) -> Self {
-        Self { path: path.into(), monitor, save_best_only: true, best: None }
+        Self {
+            path: path.into(),
+            monitor,
+            save_best_only: true,
+            best: None,
+        }
     }
 
     /// Saves after every epoch.
     pub fn every_epoch(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), monitor: Monitor::Loss, save_best_only: false, best: None }
+        Self {
+            path: path.into(),
+            monitor: Monitor::Loss,
+            save_best_only: false,
+            best: None,
+        }
     }
 }
 

@@ -25,10 +25,17 @@ const EPOCHS_DONE: &str = "epochs_done";
 const OPTIMIZER_PREFIX: &str = "optimizer/";
 
 fn format_error(path: &Path, message: impl Into<String>) -> LayersError {
-    LayersError::Format { path: path.to_path_buf(), message: message.into() }
+    LayersError::Format {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
-fn metadata_value<'a>(path: &Path, metadata: &'a HashMap<String, String>, key: &str) -> Result<&'a str> {
+fn metadata_value<'a>(
+    path: &Path,
+    metadata: &'a HashMap<String, String>,
+    key: &str,
+) -> Result<&'a str> {
     metadata
         .get(key)
         .map(String::as_str)
@@ -47,7 +54,10 @@ impl<T: Element> Sequential<T> {
     fn metadata(&self, format: &str) -> Result<HashMap<String, String>> {
         let architecture = serde_json::to_string(self.architecture())
             .map_err(|e| LayersError::config("save", format!("architecture to JSON: {e}")))?;
-        Ok(HashMap::from([(FORMAT.to_string(), format.to_string()), (ARCHITECTURE.to_string(), architecture)]))
+        Ok(HashMap::from([
+            (FORMAT.to_string(), format.to_string()),
+            (ARCHITECTURE.to_string(), architecture),
+        ]))
     }
 
     /// Loads a model saved by [`Sequential::save`] (or a checkpoint's model); an error names
@@ -62,14 +72,23 @@ impl<T: Element> Sequential<T> {
         Self::from_parts(path, weights, &metadata)
     }
 
-    fn from_parts(path: &Path, weights: NamedTensors<T>, metadata: &HashMap<String, String>) -> Result<Self> {
+    fn from_parts(
+        path: &Path,
+        weights: NamedTensors<T>,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Self> {
         let format = metadata_value(path, metadata, FORMAT)?;
         if format != MODEL_FORMAT && format != CHECKPOINT_FORMAT {
-            return Err(format_error(path, format!("format {format:?} is not a Strata model")));
+            return Err(format_error(
+                path,
+                format!("format {format:?} is not a Strata model"),
+            ));
         }
-        let architecture: Architecture = serde_json::from_str(metadata_value(path, metadata, ARCHITECTURE)?)
-            .map_err(|e| format_error(path, format!("architecture JSON: {e}")))?;
-        let model = Self::from_architecture(&architecture).map_err(|e| format_error(path, e.to_string()))?;
+        let architecture: Architecture =
+            serde_json::from_str(metadata_value(path, metadata, ARCHITECTURE)?)
+                .map_err(|e| format_error(path, format!("architecture JSON: {e}")))?;
+        let model = Self::from_architecture(&architecture)
+            .map_err(|e| format_error(path, e.to_string()))?;
         model.load_state_dict(weights, &path.display().to_string())?;
         Ok(model)
     }
@@ -96,7 +115,10 @@ impl<T: Element> Model<T> {
     pub fn load_checkpoint(&mut self, path: &Path) -> Result<()> {
         let (tensors, metadata) = load_tensors::<T>(path)?;
         if metadata_value(path, &metadata, FORMAT)? != CHECKPOINT_FORMAT {
-            return Err(format_error(path, "not a checkpoint (saved by Sequential::save?)"));
+            return Err(format_error(
+                path,
+                "not a checkpoint (saved by Sequential::save?)",
+            ));
         }
         let mut weights = NamedTensors::new();
         let mut buffers = BTreeMap::new();
@@ -121,7 +143,8 @@ impl<T: Element> Model<T> {
             buffers,
         };
         let epochs = parse(EPOCHS_DONE)? as usize;
-        self.network().load_state_dict(weights, &path.display().to_string())?;
+        self.network()
+            .load_state_dict(weights, &path.display().to_string())?;
         self.optimizer_mut()
             .load_state(state)
             .map_err(|e| format_error(path, e.to_string()))?;

@@ -11,10 +11,10 @@ use strata_autograd::{no_grad, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::callbacks::{Callback, Control};
+use super::derive_seed;
 use super::history::{EpochStats, Evaluation, History};
 use super::progress::{EpochProgress, Verbosity};
 use super::targets::TargetData;
-use super::derive_seed;
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
@@ -98,7 +98,12 @@ pub struct Model<T: Element> {
 impl<T: Element> Model<T> {
     /// Compiles `network` with a loss and an optimiser.
     pub fn new(network: Sequential<T>, loss: Loss, optimizer: impl Optimizer<T> + 'static) -> Self {
-        Self { network, loss, optimizer: Box::new(optimizer), epochs_done: 0 }
+        Self {
+            network,
+            loss,
+            optimizer: Box::new(optimizer),
+            epochs_done: 0,
+        }
     }
 
     /// The network.
@@ -141,7 +146,10 @@ impl<T: Element> Model<T> {
             });
         }
         if y.len() != n {
-            return Err(LayersError::config(what, format!("{n} samples but {} targets", y.len())));
+            return Err(LayersError::config(
+                what,
+                format!("{n} samples but {} targets", y.len()),
+            ));
         }
         Ok(n)
     }
@@ -196,17 +204,26 @@ impl<T: Element> Model<T> {
         }
         let n_train = train_y.len();
         if n_train == 0 {
-            return Err(LayersError::config("fit", "no training samples left after the validation split"));
+            return Err(LayersError::config(
+                "fit",
+                "no training samples left after the validation split",
+            ));
         }
         let steps = n_train.div_ceil(config.batch_size);
         let mut history = History::default();
         for epoch in config.initial_epoch..config.epochs {
             let mut order: Vec<usize> = (0..n_train).collect();
             if config.shuffle {
-                order.shuffle(&mut StdRng::seed_from_u64(derive_seed(config.seed, SHUFFLE, epoch as u64, 0)));
+                order.shuffle(&mut StdRng::seed_from_u64(derive_seed(
+                    config.seed,
+                    SHUFFLE,
+                    epoch as u64,
+                    0,
+                )));
             }
             if let Some(schedule) = &config.schedule {
-                self.optimizer.set_learning_rate(schedule.0.rate(epoch as u64));
+                self.optimizer
+                    .set_learning_rate(schedule.0.rate(epoch as u64));
             }
             let progress = EpochProgress::start(config.verbosity, epoch, config.epochs, steps);
             let started = Instant::now();
@@ -215,16 +232,30 @@ impl<T: Element> Model<T> {
             for (step, batch) in order.chunks(config.batch_size).enumerate() {
                 let xb = train_x.index_select(0, batch)?;
                 let yb = train_y.select(batch)?;
-                let mut ctx = ForwardContext::train(derive_seed(config.seed, DROPOUT, epoch as u64, step as u64));
+                let mut ctx = ForwardContext::train(derive_seed(
+                    config.seed,
+                    DROPOUT,
+                    epoch as u64,
+                    step as u64,
+                ));
                 let (loss, output) = self.train_step(&xb, &yb, &mut ctx)?;
                 if !loss.is_finite() {
-                    return Err(LayersError::NonFiniteLoss { epoch: epoch + 1, step: step + 1, value: loss });
+                    return Err(LayersError::NonFiniteLoss {
+                        epoch: epoch + 1,
+                        step: step + 1,
+                        value: loss,
+                    });
                 }
                 loss_sum += loss * batch.len() as f64;
                 counted += batch.len();
                 match yb.class_labels()? {
                     Some(labels) if output.rank() == 2 => {
-                        correct += output.argmax(1)?.iter().zip(&labels).filter(|(p, l)| p == l).count();
+                        correct += output
+                            .argmax(1)?
+                            .iter()
+                            .zip(&labels)
+                            .filter(|(p, l)| p == l)
+                            .count();
                     }
                     _ => has_accuracy = false,
                 }
@@ -265,10 +296,18 @@ impl<T: Element> Model<T> {
     }
 
     /// Mean loss and accuracy on a dataset, in inference mode without a graph.
-    pub fn evaluate(&self, x: &Tensor<T>, y: &TargetData<T>, batch_size: usize) -> Result<Evaluation> {
+    pub fn evaluate(
+        &self,
+        x: &Tensor<T>,
+        y: &TargetData<T>,
+        batch_size: usize,
+    ) -> Result<Evaluation> {
         let n = self.check_data("evaluate", x, y)?;
         if batch_size == 0 || n == 0 {
-            return Err(LayersError::config("evaluate", format!("needs samples ({n}) and a batch size ({batch_size}) of at least 1")));
+            return Err(LayersError::config(
+                "evaluate",
+                format!("needs samples ({n}) and a batch size ({batch_size}) of at least 1"),
+            ));
         }
         let indices: Vec<usize> = (0..n).collect();
         let (mut loss_sum, mut correct, mut has_accuracy) = (0.0, 0usize, true);
@@ -276,14 +315,24 @@ impl<T: Element> Model<T> {
             let xb = x.index_select(0, batch)?;
             let yb = y.select(batch)?;
             let (loss, output) = no_grad(|| -> Result<(f64, Tensor<T>)> {
-                let out = self.network.forward(&Var::constant(xb), &mut ForwardContext::eval())?;
+                let out = self
+                    .network
+                    .forward(&Var::constant(xb), &mut ForwardContext::eval())?;
                 let loss = self.loss.compute(&out, yb.as_targets())?;
-                Ok((loss.value().item()?.to_f64().unwrap_or(f64::NAN), out.value()))
+                Ok((
+                    loss.value().item()?.to_f64().unwrap_or(f64::NAN),
+                    out.value(),
+                ))
             })?;
             loss_sum += loss * batch.len() as f64;
             match yb.class_labels()? {
                 Some(labels) if output.rank() == 2 => {
-                    correct += output.argmax(1)?.iter().zip(&labels).filter(|(p, l)| p == l).count();
+                    correct += output
+                        .argmax(1)?
+                        .iter()
+                        .zip(&labels)
+                        .filter(|(p, l)| p == l)
+                        .count();
                 }
                 _ => has_accuracy = false,
             }
@@ -311,7 +360,10 @@ pub(crate) fn predict_probabilities<T: Element>(
 ) -> Result<Tensor<T>> {
     let n = x.shape().first().copied().unwrap_or(0);
     if batch_size == 0 {
-        return Err(LayersError::config("predict", "batch size must be at least 1"));
+        return Err(LayersError::config(
+            "predict",
+            "batch size must be at least 1",
+        ));
     }
     let indices: Vec<usize> = (0..n).collect();
     let mut outputs = Vec::with_capacity(n.div_ceil(batch_size));
@@ -347,7 +399,10 @@ fn split_validation<T: Element>(
         Validation::Data(vx, vy) => Ok((x.clone(), y.clone(), Some((vx.clone(), vy.clone())))),
         Validation::Split(fraction) => {
             if !(0.0..1.0).contains(fraction) {
-                return Err(LayersError::config("fit", format!("validation split must be in [0, 1), found {fraction}")));
+                return Err(LayersError::config(
+                    "fit",
+                    format!("validation split must be in [0, 1), found {fraction}"),
+                ));
             }
             // Keras: the first ⌊N·(1 − split)⌋ samples train, the rest validate.
             let split_at = (n as f64 * (1.0 - fraction)) as usize;

@@ -41,7 +41,12 @@ impl EpochProgress {
             bar.set_style(style);
             bar
         });
-        Self { verbosity, bar, started: Instant::now(), steps }
+        Self {
+            verbosity,
+            bar,
+            started: Instant::now(),
+            steps,
+        }
     }
 
     /// Reports `done` steps with the running loss and accuracy.
