@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use crate::buffer;
 use crate::element::Element;
 use crate::error::Result;
 use crate::layout::Layout;
@@ -48,7 +49,7 @@ impl<T: Element> Tensor<T> {
     /// # Ok::<(), strata_tensor::TensorError>(())
     /// ```
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Self {
-        let mut out = vec![T::zero(); self.numel()];
+        let mut out = buffer::dirty(self.numel());
         match self.as_slice() {
             Some(src) if src.len() >= PARALLEL_THRESHOLD => out
                 .par_chunks_mut(CHUNK)
@@ -75,7 +76,7 @@ impl<T: Element> Tensor<T> {
         let lhs = self.layout().broadcast_to(&shape)?;
         let rhs = other.layout().broadcast_to(&shape)?;
         let (a, b) = (self.storage(), other.storage());
-        let mut out = vec![T::zero(); crate::shape::numel(&shape)];
+        let mut out = buffer::dirty(crate::shape::numel(&shape));
         match (lhs.contiguous_range(), rhs.contiguous_range()) {
             (Some(ra), Some(rb)) => {
                 let (a, b) = (&a[ra], &b[rb]);

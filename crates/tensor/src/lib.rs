@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod buffer;
 pub mod conv;
 mod element;
 mod elementwise;
@@ -30,6 +31,7 @@ mod pad;
 pub mod pool;
 mod random;
 mod reduce;
+mod scratch;
 pub mod shape;
 pub mod strided_index;
 mod tensor;

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatRef};
@@ -100,7 +101,8 @@ fn batched_product<T: Element>(
     n: usize,
 ) -> Result<Vec<T>> {
     let count = numel(batch);
-    let mut out = vec![T::zero(); count * m * n];
+    // Every element is written below (k = 0 included: the GEMM then fills zeros).
+    let mut out = buffer::dirty(count * m * n);
     if out.is_empty() {
         return Ok(out);
     }

@@ -204,7 +204,7 @@ impl<T: Element> Tensor<T> {
         let moved = self.transpose(axis, last)?;
         let src = moved.to_vec();
         let len = self.shape()[axis];
-        let mut out = vec![T::zero(); src.len()];
+        let mut out = crate::buffer::zeroed(src.len());
         if len > 0 {
             if src.len() >= PARALLEL_THRESHOLD {
                 out.par_chunks_mut(len)

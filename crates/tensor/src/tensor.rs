@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::buffer::Storage;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::layout::Layout;
@@ -24,7 +25,7 @@ use crate::shape::numel;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T: Element> {
-    storage: Arc<Vec<T>>,
+    storage: Arc<Storage<T>>,
     layout: Layout,
 }
 
@@ -52,12 +53,13 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn from_contiguous(data: Vec<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), numel(shape));
         Self {
-            storage: Arc::new(data),
+            storage: Arc::new(Storage::new(data)),
             layout: Layout::contiguous(shape),
         }
     }
 
-    /// A view of existing storage; the layout must stay inside the storage.
+    /// A tensor over existing storage with any layout that stays inside it. The buffer is
+    /// taken over without a copy when `storage` is its only handle, copied otherwise.
     pub fn from_storage(storage: Arc<Vec<T>>, layout: Layout) -> Result<Self> {
         if layout.storage_extent() > storage.len() {
             return Err(TensorError::shape(
@@ -72,7 +74,11 @@ impl<T: Element> Tensor<T> {
                 ),
             ));
         }
-        Ok(Self { storage, layout })
+        let data = Arc::try_unwrap(storage).unwrap_or_else(|shared| shared.as_ref().clone());
+        Ok(Self {
+            storage: Arc::new(Storage::new(data)),
+            layout,
+        })
     }
 
     /// A rank-0 tensor holding one value.
@@ -173,7 +179,7 @@ impl<T: Element> Tensor<T> {
         if !whole {
             return self.to_vec();
         }
-        Arc::try_unwrap(self.storage).unwrap_or_else(|shared| shared.as_ref().clone())
+        Arc::try_unwrap(self.storage).map_or_else(|shared| shared.to_vec(), Storage::into_vec)
     }
 
     /// A contiguous tensor with the same values: `self` (shared) if already contiguous with

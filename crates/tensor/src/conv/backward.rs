@@ -6,8 +6,10 @@ use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
 use super::im2col::{col2im, im2col, Tiles};
 use super::params::Conv2dParams;
+use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
+use crate::scratch::with_scratch;
 use crate::shape::numel;
 use crate::tensor::Tensor;
 
@@ -49,7 +51,7 @@ pub fn conv2d_backward_input<T: Element>(
     g.check_grad_output(OP, grad_output.shape())?;
     let dy = grad_output.contiguous();
     let w = weight.contiguous();
-    let mut dx = vec![T::zero(); numel(&g.input_shape())];
+    let mut dx = buffer::zeroed(numel(&g.input_shape()));
     if !dx.is_empty() && g.oh * g.ow > 0 && g.c_out > 0 {
         input_grad_into(&g, dy.storage(), w.storage(), &mut dx);
     }
@@ -65,9 +67,9 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
     let block_tiles = Tiles::new::<T>(g, INPUT_CHANNEL_BLOCK.min(g.cin_g) * taps);
     let pointwise = g.is_pointwise();
     let dx_ptr = SharedMut(dx.as_mut_ptr());
-    (0..g.n * g.groups * blocks).into_par_iter().for_each_init(
-        Vec::new,
-        |col: &mut Vec<T>, task| {
+    (0..g.n * g.groups * blocks)
+        .into_par_iter()
+        .for_each(|task| {
             let (ng, b) = (task / blocks, task % blocks);
             let (n, grp) = (ng / g.groups, ng % g.groups);
             let c0 = b * INPUT_CHANNEL_BLOCK;
@@ -111,30 +113,30 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
                     }
                 } else {
                     let rows_c = channels * taps;
-                    col.resize(rows_c * p, T::zero());
-                    // SAFETY: A is [rows_c, cout_g] with strides (1, k) inside `w`, B is
-                    // [cout_g, p] inside `dy`, C is the [rows_c, p] buffer `col`.
-                    unsafe {
-                        gemm(
-                            rows_c,
-                            g.cout_g,
-                            p,
-                            a,
-                            1,
-                            k,
-                            bptr,
-                            plane_out,
-                            1,
-                            T::zero(),
-                            col.as_mut_ptr(),
-                            p,
-                        );
-                    }
-                    col2im(g, col, channels, oh0, rows, dxb);
+                    with_scratch(rows_c * p, |col: &mut [T]| {
+                        // SAFETY: A is [rows_c, cout_g] with strides (1, k) inside `w`, B is
+                        // [cout_g, p] inside `dy`, C is the [rows_c, p] buffer `col`.
+                        unsafe {
+                            gemm(
+                                rows_c,
+                                g.cout_g,
+                                p,
+                                a,
+                                1,
+                                k,
+                                bptr,
+                                plane_out,
+                                1,
+                                T::zero(),
+                                col.as_mut_ptr(),
+                                p,
+                            );
+                        }
+                        col2im(g, col, channels, oh0, rows, dxb);
+                    });
                 }
             }
-        },
-    );
+        });
 }
 
 /// The gradient of [`conv2d`](super::conv2d) with respect to its weight, given the `input`
@@ -192,40 +194,43 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         .into_par_iter()
         .map(|chunk| {
             let mut acc = vec![T::zero(); size];
-            let mut col = Vec::new();
             for item in chunk * per_chunk..((chunk + 1) * per_chunk).min(items) {
                 let (n, t) = (item / tiles.count, item % tiles.count);
                 let (oh0, rows) = tiles.range(t);
                 let p = rows * g.ow;
                 for grp in 0..g.groups {
                     let xg = &x[n * image_in + grp * g.cin_g * plane_in..][..g.cin_g * plane_in];
-                    // B = colᵀ: [p, k] with strides (1, row stride of col).
-                    let (b, csb) = if pointwise {
-                        (xg[oh0 * g.w..].as_ptr(), plane_in)
-                    } else {
-                        col.resize(k * p, T::zero());
-                        im2col(g, xg, g.cin_g, oh0, rows, &mut col);
-                        (col.as_ptr(), p)
-                    };
                     let a = dy[(n * g.c_out + grp * g.cout_g) * plane_out + oh0 * g.ow..].as_ptr();
-                    // SAFETY: A = dY rows [cout_g, p] (row stride OH·OW) inside `dy`, B as
-                    // above inside `xg` or `col`, C = this group's [cout_g, k] block of the
-                    // task's own accumulator.
-                    unsafe {
-                        gemm(
-                            g.cout_g,
-                            p,
-                            k,
-                            a,
-                            plane_out,
-                            1,
-                            b,
-                            1,
-                            csb,
-                            T::one(),
-                            acc[grp * g.cout_g * k..].as_mut_ptr(),
-                            k,
-                        );
+                    let acc_g = acc[grp * g.cout_g * k..].as_mut_ptr();
+                    // B = colᵀ: [p, k] with strides (1, `csb`).
+                    let multiply = |b: *const T, csb: usize| {
+                        // SAFETY: A = dY rows [cout_g, p] (row stride OH·OW) inside `dy`, B
+                        // inside `xg` or the column buffer, C = this group's [cout_g, k]
+                        // block of the task's own accumulator.
+                        unsafe {
+                            gemm(
+                                g.cout_g,
+                                p,
+                                k,
+                                a,
+                                plane_out,
+                                1,
+                                b,
+                                1,
+                                csb,
+                                T::one(),
+                                acc_g,
+                                k,
+                            );
+                        }
+                    };
+                    if pointwise {
+                        multiply(xg[oh0 * g.w..].as_ptr(), plane_in);
+                    } else {
+                        with_scratch(k * p, |col: &mut [T]| {
+                            im2col(g, xg, g.cin_g, oh0, rows, col);
+                            multiply(col.as_ptr(), p);
+                        });
                     }
                 }
             }

@@ -6,8 +6,10 @@ use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
 use super::im2col::{im2col, Tiles};
 use super::params::Conv2dParams;
+use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
+use crate::scratch::with_scratch;
 use crate::tensor::Tensor;
 
 /// Two-dimensional convolution (cross-correlation, no kernel flip) of an NCHW `input` with an
@@ -55,7 +57,14 @@ pub fn conv2d<T: Element>(
     }
     let x = input.contiguous();
     let w = weight.contiguous();
-    let mut out = vec![T::zero(); g.n * g.c_out * g.oh * g.ow];
+    let len = g.n * g.c_out * g.oh * g.ow;
+    // With k > 0 the GEMMs write every output element (beta = 0); a zero-sized kernel
+    // window writes nothing and leaves zeros.
+    let mut out = if g.col_rows() > 0 {
+        buffer::dirty(len)
+    } else {
+        buffer::zeroed(len)
+    };
     if !out.is_empty() {
         forward_into(&g, x.storage(), w.storage(), &mut out);
         if let Some(b) = bias {
@@ -80,30 +89,20 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], out: &mut [T]) {
     let image_out = g.c_out * g.oh * g.ow;
     let plane_out = g.oh * g.ow;
     let out_ptr = SharedMut(out.as_mut_ptr());
-    (0..g.n * tiles.count)
-        .into_par_iter()
-        .for_each_init(Vec::new, |col: &mut Vec<T>, task| {
-            let (n, t) = (task / tiles.count, task % tiles.count);
-            let (oh0, rows) = tiles.range(t);
-            let p = rows * g.ow;
-            let xn = &x[n * image_in..(n + 1) * image_in];
-            for grp in 0..g.groups {
-                let xg = &xn[grp * g.cin_g * g.h * g.w..(grp + 1) * g.cin_g * g.h * g.w];
-                // The column matrix [k, p] of this tile: the input itself for a 1×1
-                // convolution (row stride H·W), else an im2col buffer (row stride p).
-                let (b, rsb) = if pointwise {
-                    (xg[oh0 * g.w..].as_ptr(), g.h * g.w)
-                } else {
-                    col.resize(k * p, T::zero());
-                    im2col(g, xg, g.cin_g, oh0, rows, col);
-                    (col.as_ptr(), p)
-                };
-                let wg = &w[grp * g.cout_g * k..(grp + 1) * g.cout_g * k];
-                let c_off = n * image_out + grp * g.cout_g * plane_out + oh0 * g.ow;
-                // SAFETY: `wg` is [cout_g, k] row-major; `b` addresses k rows of p values with
-                // row stride `rsb` inside `xg` or `col`; the output block (cout_g rows of p
-                // values, row stride OH·OW, starting at row oh0 of image n and group grp) lies
-                // inside `out` and is written by this task only.
+    (0..g.n * tiles.count).into_par_iter().for_each(|task| {
+        let (n, t) = (task / tiles.count, task % tiles.count);
+        let (oh0, rows) = tiles.range(t);
+        let p = rows * g.ow;
+        let xn = &x[n * image_in..(n + 1) * image_in];
+        for grp in 0..g.groups {
+            let xg = &xn[grp * g.cin_g * g.h * g.w..(grp + 1) * g.cin_g * g.h * g.w];
+            let wg = &w[grp * g.cout_g * k..(grp + 1) * g.cout_g * k];
+            let c_off = n * image_out + grp * g.cout_g * plane_out + oh0 * g.ow;
+            let multiply = |b: *const T, rsb: usize| {
+                // SAFETY: `wg` is [cout_g, k] row-major; `b` addresses k rows of p values
+                // with row stride `rsb` inside `xg` or the column buffer; the output block
+                // (cout_g rows of p values, row stride OH·OW, starting at row oh0 of image
+                // n and group grp) lies inside `out` and is written by this task only.
                 unsafe {
                     gemm(
                         g.cout_g,
@@ -120,8 +119,19 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], out: &mut [T]) {
                         plane_out,
                     );
                 }
+            };
+            // The column matrix [k, p] of this tile: the input itself for a 1×1
+            // convolution (row stride H·W), else an im2col buffer (row stride p).
+            if pointwise {
+                multiply(xg[oh0 * g.w..].as_ptr(), g.h * g.w);
+            } else {
+                with_scratch(k * p, |col: &mut [T]| {
+                    im2col(g, xg, g.cin_g, oh0, rows, col);
+                    multiply(col.as_ptr(), p);
+                });
             }
-        });
+        }
+    });
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::{Pool2dParams, PoolGeometry};
+use crate::buffer;
 use crate::element::Element;
 use crate::error::Result;
 use crate::shape::numel;
@@ -51,7 +52,7 @@ pub fn avg_pool2d<T: Element>(
     let x = x.storage();
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
-    let mut out = vec![T::zero(); numel(&g.output_shape())];
+    let mut out = buffer::zeroed(numel(&g.output_shape()));
     if plane_out > 0 && plane_in > 0 {
         out.par_chunks_mut(plane_out)
             .enumerate()
@@ -102,7 +103,7 @@ pub fn avg_pool2d_backward<T: Element>(
     let dy = dy.storage();
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
-    let mut dx = vec![T::zero(); numel(&g.input_shape())];
+    let mut dx = buffer::zeroed(numel(&g.input_shape()));
     if plane_out > 0 && plane_in > 0 {
         dx.par_chunks_mut(plane_in)
             .enumerate()

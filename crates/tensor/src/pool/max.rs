@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::{Pool2dParams, PoolGeometry};
+use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::shape::numel;
@@ -39,7 +40,7 @@ pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Resul
     let x = x.storage();
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
-    let mut out = vec![T::zero(); numel(&g.output_shape())];
+    let mut out = buffer::zeroed(numel(&g.output_shape()));
     let mut argmax = vec![0usize; out.len()];
     if plane_out > 0 && plane_in > 0 {
         out.par_chunks_mut(plane_out)
@@ -129,7 +130,7 @@ pub fn max_pool2d_backward<T: Element>(
     let dy = grad_output.contiguous();
     let dy = dy.storage();
     let plane_out = gs[2] * gs[3];
-    let mut dx = vec![T::zero(); numel(input_shape)];
+    let mut dx = buffer::zeroed(numel(input_shape));
     if plane_in > 0 && plane_out > 0 {
         dx.par_chunks_mut(plane_in)
             .enumerate()
