@@ -4,12 +4,13 @@
 use super::geometry::Geometry;
 use crate::element::Element;
 
-/// The byte budget of one column buffer (one per running task): 4 MiB.
+/// The byte budget of one column buffer (one per running task): 1 MiB, so that the buffer the
+/// im2col writes is still in the core's L2 cache (2 MiB here) when the GEMM packs it.
 ///
 /// The column matrix of a whole image can be huge (VGG-16's conv1_2 on a 224×224 image: 576 ×
 /// 50 176 values, 115 MB in `f32` per image); the kernels therefore process tiles of output
 /// rows whose column matrix fits this budget.
-pub const COL_BUFFER_BYTES: usize = 4 << 20;
+pub const COL_BUFFER_BYTES: usize = 1 << 20;
 
 /// The number of output rows per tile of a convolution whose column matrix has `col_rows`
 /// rows (`channels · kh · kw`) for an output of `out_h × out_w` pixels, with elements of
