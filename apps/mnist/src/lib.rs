@@ -165,7 +165,7 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     Ok(TrainReport { history, kind })
 }
 
-/// Loads a saved model, naming the file when it is missing or not an MNIST model.
+/// Loads a saved MNIST model; the error names the file and what is wrong with it.
 pub fn load_model(path: &Path) -> AppResult<Sequential<f32>> {
     if !path.exists() {
         return Err(format!(
@@ -174,17 +174,7 @@ pub fn load_model(path: &Path) -> AppResult<Sequential<f32>> {
         )
         .into());
     }
-    let model = Sequential::<f32>::load(path)?;
-    if model.input_shape() != [1, 28, 28] || model.output_shape() != [10] {
-        return Err(format!(
-            "{}: not an MNIST model (input {:?}, output {:?})",
-            path.display(),
-            model.input_shape(),
-            model.output_shape()
-        )
-        .into());
-    }
-    Ok(model)
+    Ok(Sequential::load_for(path, &[1, 28, 28], &[10])?)
 }
 
 /// Class probabilities for a batch `[N, 1, 28, 28]`, in batches of 1,000.

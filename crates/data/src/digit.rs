@@ -7,6 +7,7 @@ use image::GrayImage;
 use strata_tensor::Tensor;
 
 use crate::error::{DataError, Result};
+use crate::image_folder::decode_image;
 
 /// Side of an MNIST image.
 const SIDE: usize = 28;
@@ -18,15 +19,7 @@ const INK: f32 = 0.2;
 /// Reads an image file of any size and prepares it as an MNIST digit `[1, 28, 28]` in
 /// `[0, 1]` with a bright digit on black (see [`prepare_digit`]).
 pub fn load_digit(path: &Path) -> Result<Tensor<f32>> {
-    let image = image::ImageReader::open(path)
-        .map_err(|e| DataError::io(path, "open", e))?
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, "read", e))?
-        .decode()
-        .map_err(|source| DataError::Decode {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let image = decode_image(path)?;
     prepare_digit(&image.to_luma8()).map_err(|e| DataError::format(path, e.to_string()))
 }
 
