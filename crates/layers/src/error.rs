@@ -1,5 +1,6 @@
 //! The one error type of the layers crate.
 
+use strata_autograd::AutogradError;
 use strata_tensor::TensorError;
 use thiserror::Error;
 
@@ -9,6 +10,9 @@ pub enum LayersError {
     /// A tensor operation failed; the message names the op and the shapes.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// A differentiable operation failed; the message names the op and the shapes.
+    #[error(transparent)]
+    Autograd(#[from] AutogradError),
     /// A configuration value outside its valid range, naming the setting.
     #[error("{what}: {message}")]
     InvalidConfig {
@@ -26,6 +30,16 @@ pub enum LayersError {
         expected: Vec<usize>,
         /// The shape that was found.
         found: Vec<usize>,
+    },
+    /// Training produced a loss that is NaN or infinite.
+    #[error("the loss became {value} at epoch {epoch}, step {step}: lower the learning rate or check the data")]
+    NonFiniteLoss {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The step within the epoch (1-based).
+        step: usize,
+        /// The loss value.
+        value: f64,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

@@ -1,8 +1,8 @@
 //! Weight initialisers, matching Keras and PyTorch.
 //!
-//! The fans of a weight follow both frameworks: for a dense weight, `fan_in` inputs and
-//! `fan_out` outputs; for a convolution weight `[out, in/groups, kh, kw]`,
-//! `fan_in = in/groups · kh · kw` and `fan_out = out · kh · kw`.
+//! The fans of a weight follow both frameworks: for a dense weight `[out, in]` (PyTorch's
+//! layout), `fan_in = in` and `fan_out = out`; for a convolution weight
+//! `[out, in/groups, kh, kw]`, `fan_in = in/groups · kh · kw` and `fan_out = out · kh · kw`.
 
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -11,7 +11,8 @@ use strata_tensor::{Element, Tensor};
 use crate::error::{LayersError, Result};
 
 /// How to fill a new parameter tensor.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Initializer {
     /// Uniform on `±sqrt(6 / (fan_in + fan_out))`: Keras `glorot_uniform` (the Keras default
     /// for Conv2D and Dense kernels), PyTorch `xavier_uniform_`.
@@ -122,11 +123,10 @@ fn truncated_normal<T: Element, R: Rng + ?Sized>(
     Tensor::from_vec(data, shape).unwrap_or_else(|_| Tensor::zeros(shape))
 }
 
-/// The `(fan_in, fan_out)` of a weight shape: `[in, out]` for a dense weight stored as
-/// inputs × outputs, `[out, in/groups, kh, kw]` for a convolution weight.
+/// The `(fan_in, fan_out)` of a weight shape `[out, in, …]`: a dense weight `[out, in]` or a
+/// convolution weight `[out, in/groups, kh, kw]` (PyTorch's `_calculate_fan_in_and_fan_out`).
 pub fn fans(shape: &[usize]) -> (usize, usize) {
     match shape {
-        [fan_in, fan_out] => (*fan_in, *fan_out),
         [out, inp, rest @ ..] => {
             let receptive: usize = rest.iter().product();
             (inp * receptive, out * receptive)
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn fans_of_dense_and_conv_weights() {
-        assert_eq!(fans(&[576, 64]), (576, 64));
+        assert_eq!(fans(&[64, 576]), (576, 64));
         assert_eq!(fans(&[32, 3, 6, 6]), (108, 1152));
     }
 }

@@ -1,18 +1,37 @@
 //! # strata-layers
 //!
-//! The modelling layer of Strata: initialisers and optimisers today; modules, `Sequential`
-//! with a Keras-style summary, losses, the training loop and save/load as the crate grows.
+//! The modelling layer of Strata, in the manner of Keras's `Sequential` API and PyTorch's
+//! `nn` and `optim`: layers ([`layer`]) built into a [`Sequential`] model with a Keras-style
+//! summary, initialisers ([`init`]), losses ([`loss`]), metrics ([`metrics`]), optimisers
+//! and schedules ([`optim`]), a training loop with progress, callbacks and checkpoints
+//! ([`train`]), and save/load in safetensors ([`io`]).
 //!
 //! ```
-//! use strata_layers::optim::{Adam, AdamConfig, Optimizer, ParamGrad};
+//! use strata_layers::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+//! use strata_layers::loss::Loss;
+//! use strata_layers::optim::{Adam, AdamConfig};
+//! use strata_layers::train::{FitConfig, Model, TargetData, Verbosity};
+//! use strata_layers::Sequential;
 //! use strata_tensor::Tensor;
 //!
-//! let mut adam = Adam::new(AdamConfig::torch())?;
-//! let w = Tensor::<f32>::from_vec(vec![1.0, -1.0], &[2])?;
-//! let g = Tensor::<f32>::from_vec(vec![0.5, -0.5], &[2])?;
-//! let next = adam.step(&[ParamGrad { name: "w", value: &w, grad: &g }])?;
-//! // Adam's first step moves each weight by the learning rate against its gradient's sign.
-//! assert!((next[0].to_vec()[0] - 0.999).abs() < 1e-6);
+//! let network = Sequential::builder(&[1, 8, 8])
+//!     .add(Conv2d::new(4, 3).activation(Activation::Relu))
+//!     .add(MaxPool2d::new(2))
+//!     .add(Flatten::new())
+//!     .add(Dense::new(2))
+//!     .build::<f32>()?;
+//! println!("{}", network.summary());
+//! let mut model = Model::new(
+//!     network,
+//!     Loss::SparseCategoricalCrossentropy { from_logits: true },
+//!     Adam::new(AdamConfig::default())?,
+//! );
+//! // Two classes: bright images and dark images.
+//! let x = Tensor::<f32>::from_vec((0..8 * 64).map(|i| if i < 4 * 64 { 1.0 } else { 0.0 }).collect(), &[8, 1, 8, 8])?;
+//! let y = TargetData::Labels(vec![0, 0, 0, 0, 1, 1, 1, 1]);
+//! let config = FitConfig { epochs: 30, batch_size: 4, verbosity: Verbosity::Silent, ..FitConfig::default() };
+//! let history = model.fit(&x, &y, &config, &mut [])?;
+//! assert_eq!(history.last().and_then(|e| e.accuracy), Some(1.0));
 //! # Ok::<(), strata_layers::LayersError>(())
 //! ```
 
@@ -21,11 +40,20 @@
 mod error;
 pub mod init;
 pub mod io;
+pub mod layer;
+pub mod loss;
 pub mod metrics;
+mod module;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
+mod sequential;
 pub mod summary;
+pub mod train;
 
 pub use error::{LayersError, Result};
+pub use module::{ForwardContext, Module, NamedVar};
+pub use sequential::{Architecture, NamedLayerConfig, Sequential, SequentialBuilder};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -3,8 +3,16 @@
 //! set to `2·N·O·OH·OW·(C/groups)·kh·kw` per pass). A single-threaded sgemm of conv3_1's
 //! matrix shape is the reference rate.
 //!
-//! `cargo bench -p strata-tensor --bench conv`
+//! Each benchmark runs twice: group `conv2d` measures wall-clock time (the figure on an idle
+//! machine), group `conv2d_cpu` the CPU time of all threads of the process, read from Linux's
+//! `/proc/self/task/*/schedstat` (the figure to compare on a loaded machine: on a busy machine
+//! the wall clock also counts the time other processes hold the cores). In `conv2d_cpu`,
+//! "elem/s" are FLOP per CPU-second; with two fully used cores the wall rate is twice that.
+//!
+//! `cargo bench -p strata-tensor --bench conv` (all), `-- conv2d/` (wall only),
+//! `-- conv2d_cpu/` (CPU time only).
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::SeedableRng;
 use std::hint::black_box;
@@ -49,6 +57,12 @@ fn layers() -> Vec<Layer> {
             weight: [256, 128, 3, 3],
             params: pad1,
         },
+        Layer {
+            name: "vgg16_conv5_1_b1_14x14_512to512",
+            input: [1, 512, 14, 14],
+            weight: [512, 512, 3, 3],
+            params: pad1,
+        },
     ]
 }
 
@@ -62,9 +76,86 @@ fn flops(l: &Layer) -> u64 {
     (2 * l.input[0] * l.weight[0] * oh * ow * l.weight[1] * l.weight[2] * l.weight[3]) as u64
 }
 
-fn conv(c: &mut Criterion) {
+/// CPU time of all threads of this process, in nanoseconds (Linux `schedstat`).
+struct CpuTime;
+
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else if typical < 1e9 {
+            (1e-6, "ms cpu")
+        } else {
+            (1e-9, "s cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per_iter = match throughput {
+            Throughput::Elements(e) | Throughput::Bytes(e) | Throughput::BytesDecimal(e) => {
+                *e as f64
+            }
+        };
+        // values are nanoseconds per iteration → giga-elements per CPU-second.
+        values.iter_mut().for_each(|v| *v = per_iter / *v);
+        "Gelem/cpu-s"
+    }
+
+    fn scale_for_machines(&self, values: &mut [f64]) -> &'static str {
+        let _ = values;
+        "ns"
+    }
+}
+
+fn conv<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut group = c.benchmark_group("conv2d");
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -93,49 +184,66 @@ fn conv(c: &mut Criterion) {
     group.finish();
 }
 
-/// The single-threaded sgemm behind the kernels on conv3_1's shape (256 × 1152 × 3136).
-fn sgemm(c: &mut Criterion) {
-    let (m, k, n) = (256, 1152, 3136);
+/// The single-threaded sgemm behind the kernels on conv3_1's whole-image matrix shape
+/// (256 × 1152 × 3136) and on the shape of one of its im2col tiles (256 × 1152 × 784).
+fn sgemm<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let a = Tensor::<f32>::rand_uniform(&[m, k], -1.0, 1.0, &mut rng)
-        .expect("a")
-        .to_vec();
-    let b = Tensor::<f32>::rand_uniform(&[k, n], -1.0, 1.0, &mut rng)
-        .expect("b")
-        .to_vec();
-    let mut out = vec![0.0f32; m * n];
-    let mut group = c.benchmark_group("sgemm");
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements((2 * m * k * n) as u64));
-    group.bench_function("single_thread_256x1152x3136", |bench| {
-        bench.iter(|| {
-            // SAFETY: a is m×k, b is k×n and out is m×n, all row-major and disjoint.
-            unsafe {
-                f32::gemm_raw(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.as_ptr(),
-                    k as isize,
-                    1,
-                    b.as_ptr(),
-                    n as isize,
-                    1,
-                    0.0,
-                    out.as_mut_ptr(),
-                    n as isize,
-                    1,
-                )
-            };
-            black_box(&out);
-        })
-    });
+        .measurement_time(Duration::from_secs(3));
+    for (m, k, n) in [(256, 1152, 3136), (256, 1152, 784)] {
+        let a = Tensor::<f32>::rand_uniform(&[m, k], -1.0, 1.0, &mut rng)
+            .expect("a")
+            .to_vec();
+        let b = Tensor::<f32>::rand_uniform(&[k, n], -1.0, 1.0, &mut rng)
+            .expect("b")
+            .to_vec();
+        let mut out = vec![0.0f32; m * n];
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        group.bench_function(format!("single_thread_{m}x{k}x{n}"), |bench| {
+            bench.iter(|| {
+                // SAFETY: a is m×k, b is k×n and out is m×n, all row-major and disjoint.
+                unsafe {
+                    f32::gemm_raw(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        k as isize,
+                        1,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                        0.0,
+                        out.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                };
+                black_box(&out);
+            })
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, conv, sgemm);
-criterion_main!(benches);
+fn wall(c: &mut Criterion) {
+    conv(c, "conv2d");
+    sgemm(c, "sgemm");
+}
+
+fn cpu(c: &mut Criterion<CpuTime>) {
+    conv(c, "conv2d_cpu");
+    sgemm(c, "sgemm_cpu");
+}
+
+criterion_group!(wall_clock, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = cpu
+}
+criterion_main!(wall_clock, cpu_time);

@@ -160,10 +160,11 @@ impl Layout {
             ));
         }
         let mut out = self.clone();
-        if len > 0 {
+        out.shape[axis] = len;
+        // An empty view addresses nothing: keep its offset inside the storage.
+        if out.numel() > 0 {
             out.offset += start * self.strides[axis];
         }
-        out.shape[axis] = len;
         Ok(out)
     }
 
@@ -338,6 +339,14 @@ mod tests {
         );
         assert!(l.narrow(1, 4, 2).is_err());
         assert!(l.slice(0, 0, 4, 0).is_err());
+    }
+
+    #[test]
+    fn narrowing_an_empty_layout_keeps_the_offset() {
+        let l = Layout::contiguous(&[0, 3]);
+        let n = l.narrow(1, 1, 1).unwrap();
+        assert_eq!((n.offset(), n.numel()), (0, 0));
+        assert_eq!(n.contiguous_range(), Some(0..0));
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl<T: Element> Tensor<T> {
         const OP: &str = "unpad";
         check_pads(OP, self.shape(), pads)?;
         let mut t = self.clone();
+        let mut shape = Vec::with_capacity(pads.len());
         for (axis, (&d, &(b, a))) in self.shape().iter().zip(pads).enumerate() {
             if b + a > d {
                 return Err(TensorError::shape(
@@ -90,7 +91,15 @@ impl<T: Element> Tensor<T> {
                     ),
                 ));
             }
-            t = t.narrow(axis, b, d - b - a)?;
+            shape.push(d - b - a);
+            if self.numel() > 0 {
+                t = t.narrow(axis, b, d - b - a)?;
+            }
+        }
+        if self.numel() == 0 {
+            // Narrowing an empty tensor would give a view whose offset lies past its (empty)
+            // storage; an empty tensor needs no view.
+            return Ok(Self::from_contiguous(Vec::new(), &shape));
         }
         Ok(t)
     }
@@ -163,6 +172,16 @@ mod tests {
     fn scalar_is_returned_unchanged_regression() {
         let x = Tensor::<f64>::scalar(1.0);
         assert_eq!(x.pad(&[], 0.0).unwrap().to_vec(), vec![1.0]);
+    }
+
+    #[test]
+    fn unpad_of_an_empty_tensor_regression() {
+        let x = Tensor::<f64>::zeros(&[0, 3]);
+        let y = x.pad(&[(0, 0), (1, 1)], 0.0).unwrap();
+        assert_eq!(y.shape(), &[0, 5]);
+        let z = y.unpad(&[(0, 0), (1, 1)]).unwrap();
+        assert_eq!(z.shape(), &[0, 3]);
+        assert!(z.to_vec().is_empty());
     }
 
     #[test]

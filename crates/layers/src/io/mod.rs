@@ -4,4 +4,4 @@ mod atomic;
 mod tensors;
 
 pub use atomic::write_atomic;
-pub use tensors::{load_tensors, read_expected, save_tensors, NamedTensors};
+pub use tensors::{load_tensors, save_tensors, NamedTensors};

@@ -78,13 +78,16 @@ impl Padding2d {
         check_positive(OP, "stride", stride)?;
         check_positive(OP, "dilation", dilation)?;
         let axis = |a: usize| -> (usize, usize) {
-            let span = (kernel[a] - 1) * dilation[a];
+            let span = (kernel[a] - 1).saturating_mul(dilation[a]);
             match mode {
                 PaddingMode::Valid => (0, 0),
                 PaddingMode::Full => (span, span),
                 PaddingMode::Same => {
                     let out = input[a].div_ceil(stride[a]);
-                    let needed = out.saturating_sub(1) * stride[a] + span + 1;
+                    let needed = (out.saturating_sub(1))
+                        .saturating_mul(stride[a])
+                        .saturating_add(span)
+                        .saturating_add(1);
                     let total = needed.saturating_sub(input[a]);
                     (total / 2, total - total / 2)
                 }
@@ -218,10 +221,34 @@ pub(crate) fn output_size_for(
     params.validate(op)?;
     check_positive(op, "kernel size", kernel)?;
     let p = params.padding;
-    let padded = [input[0] + p.top + p.bottom, input[1] + p.left + p.right];
+    let too_large = || {
+        TensorError::invalid(
+            op,
+            format!(
+                "sizes overflow: input {input:?}, kernel {kernel:?}, padding {p:?}, dilation {:?}",
+                params.dilation
+            ),
+        )
+    };
+    let padded = [
+        input[0]
+            .checked_add(p.top)
+            .and_then(|v| v.checked_add(p.bottom))
+            .ok_or_else(too_large)?,
+        input[1]
+            .checked_add(p.left)
+            .and_then(|v| v.checked_add(p.right))
+            .ok_or_else(too_large)?,
+    ];
     let span = [
-        (kernel[0] - 1) * params.dilation[0] + 1,
-        (kernel[1] - 1) * params.dilation[1] + 1,
+        (kernel[0] - 1)
+            .checked_mul(params.dilation[0])
+            .and_then(|v| v.checked_add(1))
+            .ok_or_else(too_large)?,
+        (kernel[1] - 1)
+            .checked_mul(params.dilation[1])
+            .and_then(|v| v.checked_add(1))
+            .ok_or_else(too_large)?,
     ];
     if span[0] > padded[0] || span[1] > padded[1] {
         return Err(TensorError::shape(
@@ -303,5 +330,9 @@ mod tests {
             "{err}"
         );
         assert!(Padding2d::for_mode(PaddingMode::Same, [5, 5], [0, 3], [1, 1], [1, 1]).is_err());
+        let p = Conv2dParams::new().with_padding(Padding2d::uniform(usize::MAX));
+        assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
+        let p = Conv2dParams::new().with_dilation([usize::MAX, 1]);
+        assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
     }
 }

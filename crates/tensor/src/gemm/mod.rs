@@ -413,6 +413,48 @@ mod tests {
     }
 
     #[test]
+    fn every_backend_handles_negative_strides() {
+        // A with its rows reversed, B with its columns reversed, C with its rows reversed:
+        // the gemm-crate path normalises these before calling its kernel.
+        let (m, k, n) = (19, 13, 23);
+        let ad = whole::<f32>(m * k, 21);
+        let bd = whole::<f32>(k * n, 22);
+        let mut expected = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut sum = 0.0;
+                for p in 0..k {
+                    sum += ad[(m - 1 - i) * k + p] * bd[p * n + (n - 1 - j)];
+                }
+                expected[(m - 1 - i) * n + j] = sum;
+            }
+        }
+        for backend in Backend::ALL {
+            let mut got = vec![f32::NAN; m * n];
+            unsafe {
+                sgemm_with(
+                    backend,
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    ad.as_ptr().add((m - 1) * k),
+                    -(k as isize),
+                    1,
+                    bd.as_ptr().add(n - 1),
+                    n as isize,
+                    -1,
+                    0.0,
+                    got.as_mut_ptr().add((m - 1) * n),
+                    -(n as isize),
+                    1,
+                )
+            };
+            assert_eq!(got, expected, "{backend:?}");
+        }
+    }
+
+    #[test]
     fn gemm_crate_backend_matches_matrixmultiply_on_random_floats() {
         // Not exact (the kernels sum in different orders), so compare with a tolerance.
         let (m, k, n) = (67, 301, 45);

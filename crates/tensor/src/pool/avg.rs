@@ -152,6 +152,38 @@ mod tests {
     }
 
     #[test]
+    fn pooling_does_not_depend_on_thread_count() {
+        use crate::conv::Padding2d;
+        use crate::pool::{max_pool2d, max_pool2d_backward};
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let shape = [3, 5, 17, 13];
+                    let x: Vec<f32> = (0..shape.iter().product::<usize>())
+                        .map(|i| ((i * 7919) % 1000) as f32 * 0.013)
+                        .collect();
+                    let x = Tensor::from_vec(x, &shape).unwrap();
+                    let p = Pool2dParams::new([3, 3])
+                        .with_stride([2, 2])
+                        .with_padding(Padding2d::uniform(1));
+                    let y = avg_pool2d(&x, &p, false).unwrap();
+                    let dx = avg_pool2d_backward(&y, &shape, &p, false).unwrap();
+                    let m = max_pool2d(&x, &p).unwrap();
+                    let dm = max_pool2d_backward(&y, &m.argmax, &shape).unwrap();
+                    [y.to_vec(), dx.to_vec(), m.output.to_vec(), dm.to_vec()]
+                        .concat()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<u32>>()
+                })
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
     fn backward_checks_the_gradient_shape() {
         let dy = Tensor::<f32>::ones(&[1, 1, 2, 2]);
         let err =

@@ -83,7 +83,21 @@ impl Pool2dParams {
                 ),
             ));
         }
-        let padded = [input[0] + p.top + p.bottom, input[1] + p.left + p.right];
+        let padded = [
+            input[0]
+                .checked_add(p.top)
+                .and_then(|v| v.checked_add(p.bottom)),
+            input[1]
+                .checked_add(p.left)
+                .and_then(|v| v.checked_add(p.right)),
+        ];
+        let [Some(padded_h), Some(padded_w)] = padded else {
+            return Err(TensorError::invalid(
+                op,
+                format!("sizes overflow: input {input:?}, padding {p:?}"),
+            ));
+        };
+        let padded = [padded_h, padded_w];
         if self.kernel[0] > padded[0] || self.kernel[1] > padded[1] {
             return Err(TensorError::shape(
                 op,

@@ -1,0 +1,183 @@
+//! The layers: a serialisable configuration for each (what Keras calls a layer's config),
+//! and the module it builds for a given input shape.
+//!
+//! A configuration is plain data (`Conv2d::new(32, 3).activation(Activation::Relu)`); a
+//! [`Sequential`](crate::Sequential) builds each configuration into a module once it knows
+//! the shape of the layer's input, which is how it infers input channels and features.
+
+mod activation;
+mod batch_norm;
+mod conv2d;
+mod dense;
+mod dropout;
+mod flatten;
+mod padding;
+mod pooling;
+
+pub use activation::{Activation, ActivationLayer};
+pub use batch_norm::BatchNorm2d;
+pub use conv2d::Conv2d;
+pub use dense::Dense;
+pub use dropout::{Dropout, Dropout2d};
+pub use flatten::Flatten;
+pub use padding::{Padding, ZeroPadding2d};
+pub use pooling::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use strata_tensor::Element;
+
+use crate::error::{LayersError, Result};
+use crate::init::Initializer;
+use crate::module::Module;
+
+/// Which framework's default initialisers a model uses for layers that do not set their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitDefaults {
+    /// Keras: `glorot_uniform` weights and zero biases.
+    #[default]
+    Keras,
+    /// PyTorch: uniform on `±1/sqrt(fan_in)` for weights and biases.
+    Torch,
+}
+
+impl InitDefaults {
+    /// The weight initialiser of this scheme.
+    pub fn weight(self) -> Initializer {
+        match self {
+            Self::Keras => Initializer::GlorotUniform,
+            Self::Torch => Initializer::TorchDefault,
+        }
+    }
+
+    /// The bias initialiser of this scheme.
+    pub fn bias(self) -> Initializer {
+        match self {
+            Self::Keras => Initializer::Zeros,
+            Self::Torch => Initializer::TorchDefault,
+        }
+    }
+}
+
+/// What a layer needs to build its module: the input sample's shape, the model's default
+/// initialisers, and the generator for initial weights.
+pub struct BuildContext<'a> {
+    /// The input shape of one sample (no batch axis).
+    pub input_shape: &'a [usize],
+    /// The initialisers for layers that do not name their own.
+    pub defaults: InitDefaults,
+    /// Draws initial weights.
+    pub rng: &'a mut StdRng,
+}
+
+/// Any layer's configuration: what a saved model's architecture lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LayerConfig {
+    /// [`Conv2d`].
+    Conv2d(Conv2d),
+    /// [`MaxPool2d`].
+    MaxPool2d(MaxPool2d),
+    /// [`AvgPool2d`].
+    AvgPool2d(AvgPool2d),
+    /// [`GlobalAvgPool2d`].
+    GlobalAvgPool2d(GlobalAvgPool2d),
+    /// [`ZeroPadding2d`].
+    ZeroPadding2d(ZeroPadding2d),
+    /// [`Dropout`].
+    Dropout(Dropout),
+    /// [`Dropout2d`].
+    Dropout2d(Dropout2d),
+    /// [`Flatten`].
+    Flatten(Flatten),
+    /// [`Dense`].
+    Dense(Dense),
+    /// An activation on its own ([`Activation`]).
+    Activation(Activation),
+    /// [`BatchNorm2d`].
+    BatchNorm2d(BatchNorm2d),
+}
+
+impl LayerConfig {
+    /// The Keras-style base of automatic layer names (`conv2d`, `max_pooling2d`, …).
+    pub fn base_name(&self) -> &'static str {
+        match self {
+            Self::Conv2d(_) => "conv2d",
+            Self::MaxPool2d(_) => "max_pooling2d",
+            Self::AvgPool2d(_) => "average_pooling2d",
+            Self::GlobalAvgPool2d(_) => "global_average_pooling2d",
+            Self::ZeroPadding2d(_) => "zero_padding2d",
+            Self::Dropout(_) => "dropout",
+            Self::Dropout2d(_) => "spatial_dropout2d",
+            Self::Flatten(_) => "flatten",
+            Self::Dense(_) => "dense",
+            Self::Activation(a) => a.base_name(),
+            Self::BatchNorm2d(_) => "batch_normalization",
+        }
+    }
+
+    /// Builds the layer's module for inputs of `ctx.input_shape`.
+    pub fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<Box<dyn Module<T>>> {
+        Ok(match self {
+            Self::Conv2d(c) => Box::new(c.build(ctx)?),
+            Self::MaxPool2d(c) => Box::new(c.build()?),
+            Self::AvgPool2d(c) => Box::new(c.build()?),
+            Self::GlobalAvgPool2d(c) => Box::new(*c),
+            Self::ZeroPadding2d(c) => Box::new(*c),
+            Self::Dropout(c) => Box::new(c.build()?),
+            Self::Dropout2d(c) => Box::new(c.build()?),
+            Self::Flatten(c) => Box::new(*c),
+            Self::Dense(c) => Box::new(c.build(ctx)?),
+            Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
+            Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
+        })
+    }
+}
+
+/// Declares `From<Config> for LayerConfig` for each layer configuration.
+macro_rules! into_layer_config {
+    ($($variant:ident),*) => {
+        $(impl From<$variant> for LayerConfig {
+            fn from(config: $variant) -> Self {
+                Self::$variant(config)
+            }
+        })*
+    };
+}
+
+into_layer_config!(
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    GlobalAvgPool2d,
+    ZeroPadding2d,
+    Dropout,
+    Dropout2d,
+    Flatten,
+    Dense,
+    Activation,
+    BatchNorm2d
+);
+
+/// Checks that a sample shape has the rank a layer needs, naming the layer and shape.
+pub(crate) fn expect_rank(layer: &str, input: &[usize], rank: usize, layout: &str) -> Result<()> {
+    if input.len() != rank {
+        return Err(LayersError::config(
+            layer,
+            format!("expects samples of shape {layout}, found {input:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a rate is in `[0, 1)`.
+pub(crate) fn check_rate(layer: &str, rate: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&rate) {
+        return Err(LayersError::config(
+            layer,
+            format!("rate must be in [0, 1), found {rate}"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! `Sequential`: a stack of layers with Keras-style names, shapes and summary.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use strata_autograd::{no_grad, Var};
+use strata_tensor::{Element, Tensor};
+
+use crate::error::{LayersError, Result};
+use crate::io::NamedTensors;
+use crate::layer::{BuildContext, InitDefaults, LayerConfig};
+use crate::module::{ForwardContext, Module};
+use crate::summary::{Summary, SummaryRow};
+
+/// The architecture of a [`Sequential`] model: everything needed to rebuild it without
+/// code (Keras's `model.to_json()`); saved beside the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    /// The model's name.
+    pub name: String,
+    /// The shape of one input sample (`[C, H, W]`).
+    pub input_shape: Vec<usize>,
+    /// Default initialisers of layers that do not set their own.
+    pub init_defaults: InitDefaults,
+    /// The seed the initial weights were drawn with.
+    pub seed: u64,
+    /// The layers in order, with their names.
+    pub layers: Vec<NamedLayerConfig>,
+}
+
+/// A layer's name and configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedLayerConfig {
+    /// The layer's unique name (`conv2d_1`).
+    pub name: String,
+    /// Its configuration.
+    pub config: LayerConfig,
+}
+
+/// Builds a [`Sequential`] model: the input shape, then layers in order.
+///
+/// ```
+/// use strata_layers::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+/// use strata_layers::Sequential;
+///
+/// let model = Sequential::builder(&[1, 28, 28])
+///     .add(Conv2d::new(32, 3).activation(Activation::Relu))
+///     .add(MaxPool2d::new(2))
+///     .add(Flatten::new())
+///     .add(Dense::new(10))
+///     .build::<f32>()?;
+/// assert_eq!(model.output_shape(), &[10]);
+/// assert_eq!(model.summary().total_params(), 320 + 5408 * 10 + 10);
+/// # Ok::<(), strata_layers::LayersError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SequentialBuilder {
+    architecture: Architecture,
+    explicit_names: Vec<bool>,
+}
+
+impl SequentialBuilder {
+    /// Names the model (default `sequential`).
+    pub fn name(mut self, name: &str) -> Self {
+        self.architecture.name = name.to_string();
+        self
+    }
+
+    /// Uses Keras's (default) or PyTorch's initialisers where a layer sets none.
+    pub fn init_defaults(mut self, defaults: InitDefaults) -> Self {
+        self.architecture.init_defaults = defaults;
+        self
+    }
+
+    /// The seed of the initial weights (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.architecture.seed = seed;
+        self
+    }
+
+    /// Appends a layer with an automatic Keras-style name (`conv2d`, `conv2d_1`, …).
+    // Named as Keras's `model.add(layer)`; this is not arithmetic.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, layer: impl Into<LayerConfig>) -> Self {
+        self.architecture.layers.push(NamedLayerConfig {
+            name: String::new(),
+            config: layer.into(),
+        });
+        self.explicit_names.push(false);
+        self
+    }
+
+    /// Appends a layer with a name of its own.
+    pub fn add_named(mut self, name: &str, layer: impl Into<LayerConfig>) -> Self {
+        self.architecture.layers.push(NamedLayerConfig {
+            name: name.to_string(),
+            config: layer.into(),
+        });
+        self.explicit_names.push(true);
+        self
+    }
+
+    /// The architecture with every layer named.
+    pub fn architecture(&self) -> Result<Architecture> {
+        let mut architecture = self.architecture.clone();
+        let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+        for (layer, &explicit) in architecture.layers.iter().zip(&self.explicit_names) {
+            if explicit {
+                *taken.entry(layer.name.clone()).or_default() += 1;
+            }
+        }
+        if let Some((name, _)) = taken.iter().find(|(_, &count)| count > 1) {
+            return Err(LayersError::config(
+                "Sequential",
+                format!("layer name {name} is used twice"),
+            ));
+        }
+        let mut counters: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for (layer, &explicit) in architecture.layers.iter_mut().zip(&self.explicit_names) {
+            if explicit {
+                continue;
+            }
+            let base = layer.config.base_name();
+            loop {
+                let n = counters.entry(base).or_default();
+                let candidate = if *n == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                };
+                *n += 1;
+                if !taken.contains_key(&candidate) {
+                    taken.insert(candidate.clone(), 1);
+                    layer.name = candidate;
+                    break;
+                }
+            }
+        }
+        Ok(architecture)
+    }
+
+    /// Builds the model: infers every layer's input shape and draws initial weights.
+    pub fn build<T: Element>(&self) -> Result<Sequential<T>> {
+        Sequential::from_architecture(&self.architecture()?)
+    }
+}
+
+/// A built layer with its name and output shape.
+struct BuiltLayer<T: Element> {
+    name: String,
+    config: LayerConfig,
+    module: Box<dyn Module<T>>,
+    output_shape: Vec<usize>,
+}
+
+/// A stack of layers, each feeding the next: Keras's `Sequential`, PyTorch's
+/// `nn.Sequential`. Inputs are batches `[N, …input_shape]`.
+pub struct Sequential<T: Element> {
+    architecture: Architecture,
+    layers: Vec<BuiltLayer<T>>,
+}
+
+impl Sequential<f32> {
+    /// Starts a model whose samples have shape `input_shape` (`[C, H, W]` for images). The
+    /// builder does not fix the element type: [`SequentialBuilder::build`] chooses it
+    /// (`build::<f64>()` for gradient checks).
+    pub fn builder(input_shape: &[usize]) -> SequentialBuilder {
+        SequentialBuilder {
+            architecture: Architecture {
+                name: "sequential".into(),
+                input_shape: input_shape.to_vec(),
+                init_defaults: InitDefaults::default(),
+                seed: 0,
+                layers: Vec::new(),
+            },
+            explicit_names: Vec::new(),
+        }
+    }
+}
+
+impl<T: Element> Sequential<T> {
+    /// Builds a model from a saved architecture (fresh weights drawn with its seed).
+    pub fn from_architecture(architecture: &Architecture) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(architecture.seed);
+        let mut shape = architecture.input_shape.clone();
+        let mut layers = Vec::with_capacity(architecture.layers.len());
+        for layer in &architecture.layers {
+            let mut ctx = BuildContext {
+                input_shape: &shape,
+                defaults: architecture.init_defaults,
+                rng: &mut rng,
+            };
+            let module = layer
+                .config
+                .build::<T>(&mut ctx)
+                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+            let output_shape = module
+                .output_shape(&shape)
+                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+            layers.push(BuiltLayer {
+                name: layer.name.clone(),
+                config: layer.config.clone(),
+                module,
+                output_shape: output_shape.clone(),
+            });
+            shape = output_shape;
+        }
+        Ok(Self {
+            architecture: architecture.clone(),
+            layers,
+        })
+    }
+
+    /// The model's architecture (what [`Sequential::from_architecture`] rebuilds).
+    pub fn architecture(&self) -> &Architecture {
+        &self.architecture
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.architecture.name
+    }
+
+    /// The shape of one input sample.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.architecture.input_shape
+    }
+
+    /// The shape of one output sample.
+    pub fn output_shape(&self) -> &[usize] {
+        self.layers
+            .last()
+            .map_or(self.input_shape(), |l| &l.output_shape)
+    }
+
+    /// Runs the model on a batch `[N, …input_shape]`.
+    pub fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
+        if input.shape().get(1..) != Some(self.input_shape()) {
+            return Err(LayersError::config(
+                self.name(),
+                format!(
+                    "expects a batch [N, {}], found {:?}",
+                    self.input_shape()
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    input.shape()
+                ),
+            ));
+        }
+        let mut x = input.clone();
+        for layer in &self.layers {
+            x = layer
+                .module
+                .forward(&x, ctx)
+                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+        }
+        Ok(x)
+    }
+
+    /// The model's outputs for a batch in inference mode, recording no graph.
+    pub fn predict_batch(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        no_grad(|| {
+            Ok(self
+                .forward(&Var::constant(input.clone()), &mut ForwardContext::eval())?
+                .value())
+        })
+    }
+
+    /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer
+    /// order.
+    pub fn parameters(&self) -> Vec<(String, Var<T>)> {
+        self.named(|m| m.parameters())
+    }
+
+    /// Non-trainable state by name (`batch_normalization.running_mean`, …).
+    pub fn buffers(&self) -> Vec<(String, Var<T>)> {
+        self.named(|m| m.buffers())
+    }
+
+    fn named<'a>(
+        &'a self,
+        pick: impl Fn(&'a dyn Module<T>) -> Vec<(&'static str, &'a Var<T>)>,
+    ) -> Vec<(String, Var<T>)> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                pick(l.module.as_ref())
+                    .into_iter()
+                    .map(move |(local, var)| (format!("{}.{local}", l.name), var.clone()))
+            })
+            .collect()
+    }
+
+    /// Every parameter and buffer value by name (PyTorch's `state_dict`).
+    pub fn state_dict(&self) -> NamedTensors<T> {
+        self.parameters()
+            .into_iter()
+            .chain(self.buffers())
+            .map(|(name, var)| (name, var.value()))
+            .collect()
+    }
+
+    /// Sets every parameter and buffer from `tensors`; an error names the first missing or
+    /// unexpected key or shape that differs (`source` names where the tensors came from).
+    pub fn load_state_dict(&self, mut tensors: NamedTensors<T>, source: &str) -> Result<()> {
+        let targets: Vec<(String, Var<T>)> = self
+            .parameters()
+            .into_iter()
+            .chain(self.buffers())
+            .collect();
+        // Check everything before changing anything: a failed load leaves the model as it was.
+        let mut values = Vec::with_capacity(targets.len());
+        for (name, var) in &targets {
+            let value = tensors.remove(name).ok_or_else(|| {
+                LayersError::config(
+                    source,
+                    format!("missing key {name} (expected shape {:?})", var.shape()),
+                )
+            })?;
+            if value.shape() != var.shape() {
+                return Err(LayersError::ShapeMismatch {
+                    name: format!("{source}: {name}"),
+                    expected: var.shape().to_vec(),
+                    found: value.shape().to_vec(),
+                });
+            }
+            values.push(value);
+        }
+        if let Some(extra) = tensors.keys().next() {
+            return Err(LayersError::config(
+                source,
+                format!("unexpected key {extra} (the model has no such parameter)"),
+            ));
+        }
+        for ((_, var), value) in targets.iter().zip(values) {
+            var.set_value(value)?;
+        }
+        Ok(())
+    }
+
+    /// The Keras-style summary (print it with `{}`).
+    pub fn summary(&self) -> Summary {
+        let rows = self
+            .layers
+            .iter()
+            .map(|l| {
+                let count = |vars: Vec<(&'static str, &Var<T>)>| -> usize {
+                    vars.iter()
+                        .map(|(_, v)| v.shape().iter().product::<usize>())
+                        .sum()
+                };
+                SummaryRow {
+                    name: l.name.clone(),
+                    kind: l.module.kind().to_string(),
+                    output_shape: l.output_shape.clone(),
+                    trainable: count(l.module.parameters()),
+                    non_trainable: count(l.module.buffers()),
+                }
+            })
+            .collect();
+        Summary {
+            model_name: self.name().to_string(),
+            rows,
+        }
+    }
+
+    /// The layer names in order.
+    pub fn layer_names(&self) -> Vec<&str> {
+        self.layers.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// The layer configurations in order.
+    pub fn layer_configs(&self) -> Vec<&LayerConfig> {
+        self.layers.iter().map(|l| &l.config).collect()
+    }
+}

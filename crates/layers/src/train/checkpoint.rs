@@ -1,0 +1,154 @@
+//! Saving and loading: models (architecture and weights, loadable without code) and
+//! checkpoints (also optimiser state and epoch, so that training resumes exactly).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use strata_tensor::Element;
+
+use super::Model;
+use crate::error::{LayersError, Result};
+use crate::io::{load_tensors, save_tensors, NamedTensors};
+use crate::optim::OptimizerState;
+use crate::sequential::Architecture;
+use crate::Sequential;
+
+/// Metadata keys of our safetensors files.
+const FORMAT: &str = "format";
+const ARCHITECTURE: &str = "architecture";
+const MODEL_FORMAT: &str = "strata-model-v1";
+const CHECKPOINT_FORMAT: &str = "strata-checkpoint-v1";
+const OPTIMIZER_KIND: &str = "optimizer_kind";
+const OPTIMIZER_STEP: &str = "optimizer_step";
+const EPOCHS_DONE: &str = "epochs_done";
+/// Optimiser buffers are stored under this prefix beside the weights.
+const OPTIMIZER_PREFIX: &str = "optimizer/";
+
+fn format_error(path: &Path, message: impl Into<String>) -> LayersError {
+    LayersError::Format {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn metadata_value<'a>(
+    path: &Path,
+    metadata: &'a HashMap<String, String>,
+    key: &str,
+) -> Result<&'a str> {
+    metadata
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format_error(path, format!("metadata has no {key:?} entry")))
+}
+
+impl<T: Element> Sequential<T> {
+    /// Saves the architecture (as JSON in the file's metadata) and every parameter and
+    /// buffer (by stable name) to one safetensors file, atomically. The file loads with
+    /// [`Sequential::load`] without any code describing the model, and its tensors with any
+    /// safetensors reader.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_tensors(path, &self.state_dict(), Some(self.metadata(MODEL_FORMAT)?))
+    }
+
+    fn metadata(&self, format: &str) -> Result<HashMap<String, String>> {
+        let architecture = serde_json::to_string(self.architecture())
+            .map_err(|e| LayersError::config("save", format!("architecture to JSON: {e}")))?;
+        Ok(HashMap::from([
+            (FORMAT.to_string(), format.to_string()),
+            (ARCHITECTURE.to_string(), architecture),
+        ]))
+    }
+
+    /// Loads a model saved by [`Sequential::save`] (or a checkpoint's model); an error names
+    /// the file and what is wrong (missing or unexpected key, expected vs found shape, bad
+    /// architecture).
+    pub fn load(path: &Path) -> Result<Self> {
+        let (tensors, metadata) = load_tensors::<T>(path)?;
+        let weights: NamedTensors<T> = tensors
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with(OPTIMIZER_PREFIX))
+            .collect();
+        Self::from_parts(path, weights, &metadata)
+    }
+
+    fn from_parts(
+        path: &Path,
+        weights: NamedTensors<T>,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let format = metadata_value(path, metadata, FORMAT)?;
+        if format != MODEL_FORMAT && format != CHECKPOINT_FORMAT {
+            return Err(format_error(
+                path,
+                format!("format {format:?} is not a Strata model"),
+            ));
+        }
+        let architecture: Architecture =
+            serde_json::from_str(metadata_value(path, metadata, ARCHITECTURE)?)
+                .map_err(|e| format_error(path, format!("architecture JSON: {e}")))?;
+        let model = Self::from_architecture(&architecture)
+            .map_err(|e| format_error(path, e.to_string()))?;
+        model.load_state_dict(weights, &path.display().to_string())?;
+        Ok(model)
+    }
+}
+
+impl<T: Element> Model<T> {
+    /// Saves the network, the optimiser's state and the number of epochs done to one
+    /// safetensors file, atomically.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
+        let mut tensors = self.network().state_dict();
+        let state = self.optimizer().state();
+        for (key, buffer) in state.buffers {
+            tensors.insert(format!("{OPTIMIZER_PREFIX}{key}"), buffer);
+        }
+        let mut metadata = self.network().metadata(CHECKPOINT_FORMAT)?;
+        metadata.insert(OPTIMIZER_KIND.into(), state.kind);
+        metadata.insert(OPTIMIZER_STEP.into(), state.step.to_string());
+        metadata.insert(EPOCHS_DONE.into(), self.epochs_done().to_string());
+        save_tensors(path, &tensors, Some(metadata))
+    }
+
+    /// Restores weights, optimiser state and epoch count from a checkpoint of this model;
+    /// continue with `fit` and `initial_epoch` set to [`Model::epochs_done`].
+    pub fn load_checkpoint(&mut self, path: &Path) -> Result<()> {
+        let (tensors, metadata) = load_tensors::<T>(path)?;
+        if metadata_value(path, &metadata, FORMAT)? != CHECKPOINT_FORMAT {
+            return Err(format_error(
+                path,
+                "not a checkpoint (saved by Sequential::save?)",
+            ));
+        }
+        let mut weights = NamedTensors::new();
+        let mut buffers = BTreeMap::new();
+        for (name, tensor) in tensors {
+            match name.strip_prefix(OPTIMIZER_PREFIX) {
+                Some(key) => {
+                    buffers.insert(key.to_string(), tensor);
+                }
+                None => {
+                    weights.insert(name, tensor);
+                }
+            }
+        }
+        let parse = |key: &str| -> Result<u64> {
+            metadata_value(path, &metadata, key)?
+                .parse()
+                .map_err(|e| format_error(path, format!("metadata {key:?}: {e}")))
+        };
+        let state = OptimizerState {
+            kind: metadata_value(path, &metadata, OPTIMIZER_KIND)?.to_string(),
+            step: parse(OPTIMIZER_STEP)?,
+            buffers,
+        };
+        let epochs = parse(EPOCHS_DONE)? as usize;
+        self.network()
+            .load_state_dict(weights, &path.display().to_string())?;
+        self.optimizer_mut()
+            .load_state(state)
+            .map_err(|e| format_error(path, e.to_string()))?;
+        self.set_epochs_done(epochs);
+        Ok(())
+    }
+}
