@@ -143,6 +143,41 @@ impl Mnist {
     }
 }
 
+/// Runs `pairs` pairs of steps (autograd then hand-written, and the other way round every
+/// other pair) and prints the median time of each and the median of the per-pair
+/// differences: pairing cancels the drift of a shared machine's load.
+fn paired_split(model: &Mnist, pairs: usize) {
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let autograd = || drop(black_box(model.step().expect("autograd step")));
+    let raw = || drop(black_box(model.raw_step().expect("raw step")));
+    let (mut a, mut r, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (ta, tr) = if i % 2 == 0 {
+            (time(&autograd), time(&raw))
+        } else {
+            let tr = time(&raw);
+            (time(&autograd), tr)
+        };
+        a.push(ta);
+        r.push(tr);
+        diff.push(ta - tr);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (ma, mr, md) = (median(&mut a), median(&mut r), median(&mut diff));
+    println!(
+        "mnist_step paired ({pairs} pairs): autograd median {ma:.2} ms, hand-written kernels \
+         median {mr:.2} ms, median difference {md:+.2} ms ({:+.1}% of the autograd step)",
+        100.0 * md / ma
+    );
+}
+
 fn mnist_step(c: &mut Criterion) {
     let model = Mnist::new().expect("the model builds");
     // The two paths compute the same gradients.
@@ -152,6 +187,7 @@ fn mnist_step(c: &mut Criterion) {
         let got = grads.get(param).expect("every parameter has a gradient");
         assert_eq!(got.to_vec(), expected.to_vec(), "gradients differ");
     }
+    paired_split(&model, 60);
     // The machine may be shared: each measurement alternates the two paths step by step
     // (timing one, running the other untimed) so that both see the same load.
     let mut group = c.benchmark_group("mnist_step");

@@ -31,6 +31,28 @@
 //!   `testing` module (feature `testing`) has proptest strategies to do it over random
 //!   shapes.
 //!
+//! ### Choices, and why
+//!
+//! - **`Arc`, not `Rc`.** Layers own their parameters as `Var`s; with `Arc` (and the leaf
+//!   value behind an `RwLock`) a model is `Send + Sync` and can be trained on one thread and
+//!   served from others. The price, an atomic increment per handle clone, is nanoseconds
+//!   against microseconds of kernel time per op (see `docs/benchmarks.md`, "Autograd").
+//! - **A closure per node rather than a trait object per op type.** The closure captures
+//!   exactly what the rule needs (often the output, a mask, argmax positions), so forward and
+//!   backward read as one method, and saved tensors are immutable snapshots: updating a
+//!   parameter between forward and backward cannot corrupt a gradient. [`CustomOp`] is the
+//!   same mechanism behind a trait for users.
+//! - **Which inputs need a gradient is passed to each rule**, so that, for example, a first
+//!   convolution does not compute a gradient for its data batch.
+//! - **Only leaves' gradients are kept.** Intermediate gradients are freed as soon as they
+//!   have been passed on, which keeps the peak memory of a step low.
+//!
+//! Limits: gradients are not differentiable themselves (no higher-order derivatives), and
+//! the no-grad switch is per thread.
+//!
+//! To property-test your own ops or models, enable the feature in your dev-dependencies:
+//! `strata-autograd = { workspace = true, features = ["testing"] }`.
+//!
 //! ## Ops and their gradient property tests
 //!
 //! Every op's gradient is checked by a proptest (32–48 random cases, `f64`, `eps = 1e-6`,
