@@ -1,0 +1,156 @@
+//! `shapes`: trains a CNN to tell circles, squares and triangles apart, on images it draws
+//! itself. With no arguments it runs the whole course workflow.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use shapes::{
+    course_model, load_model, predict, read_images, run_default, train, AppResult, TrainOptions,
+};
+use strata_data::Shapes;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Classify generated circles, squares and triangles with a CNN"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The whole workflow (the default): generate, train, plot, save, reload, predict.
+    Run(TrainArgs),
+    /// Write the generated dataset as a folder per class of PNG images.
+    Generate {
+        /// The folder to write (created if absent).
+        #[arg(long, default_value = "shapes-data")]
+        out: PathBuf,
+        /// How many images.
+        #[arg(long, default_value_t = 1200)]
+        count: usize,
+        /// Seed of the images.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Train the course model and save it with its loss chart.
+    Train(TrainArgs),
+    /// Classify image files (any size; resized to 128×128) with a saved model.
+    Predict {
+        /// The saved model.
+        #[arg(long, default_value = "shapes-output/shapes.safetensors")]
+        model: PathBuf,
+        /// Image files (PNG, JPEG, BMP, GIF).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Print the course model's summary.
+    Summary,
+}
+
+#[derive(Args, Clone)]
+struct TrainArgs {
+    /// Train on a folder of class subfolders instead of generated images.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Images to generate (when no --data).
+    #[arg(long, default_value_t = 1200)]
+    images: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Samples per step.
+    #[arg(long, default_value_t = 30)]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 0.001)]
+    learning_rate: f64,
+    /// Seed of the data, the weights, the shuffles and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The fraction of samples held out for validation (the last ones, as Keras).
+    #[arg(long, default_value_t = 0.3)]
+    validation_split: f64,
+    /// Where outputs go: the model (shapes.safetensors) and the chart (loss.png).
+    #[arg(long, default_value = "shapes-output")]
+    out: PathBuf,
+}
+
+impl Default for TrainArgs {
+    fn default() -> Self {
+        Self {
+            data: None,
+            images: 1200,
+            epochs: 5,
+            batch_size: 30,
+            learning_rate: 0.001,
+            seed: 42,
+            validation_split: 0.3,
+            out: PathBuf::from("shapes-output"),
+        }
+    }
+}
+
+impl TrainArgs {
+    fn options(&self) -> AppResult<TrainOptions> {
+        std::fs::create_dir_all(&self.out).map_err(|e| format!("{}: {e}", self.out.display()))?;
+        Ok(TrainOptions {
+            images: self.images,
+            data: self.data.clone(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            seed: self.seed,
+            validation_split: self.validation_split,
+            model_path: self.out.join("shapes.safetensors"),
+            plot_path: self.out.join("loss.png"),
+            quiet: false,
+        })
+    }
+}
+
+fn execute(command: Command) -> AppResult<()> {
+    match command {
+        Command::Run(args) => {
+            run_default(&args.options()?)?;
+        }
+        Command::Train(args) => {
+            let report = train(&args.options()?)?;
+            println!(
+                "training: {:.1}s, {:.0} images/s",
+                report.train_seconds, report.images_per_second
+            );
+        }
+        Command::Generate { out, count, seed } => {
+            Shapes::new(count, seed).write_folder(&out)?;
+            println!(
+                "wrote {count} images to {}/{{circle,square,triangle}}",
+                out.display()
+            );
+        }
+        Command::Predict { model, images } => {
+            let network = load_model(&model)?;
+            let batch = read_images(&images)?;
+            for (path, prediction) in images.iter().zip(predict(&network, &batch)?) {
+                println!("{}: {prediction}", path.display());
+            }
+        }
+        Command::Summary => println!("{}", course_model(0)?.summary()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run(TrainArgs::default()));
+    match execute(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
