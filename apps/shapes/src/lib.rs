@@ -206,7 +206,7 @@ pub fn predict(model: &Sequential<f32>, images: &Tensor<f32>) -> AppResult<Vec<P
         .collect())
 }
 
-/// Loads a saved model, naming the file when it is missing or not a model.
+/// Loads a saved shapes model; the error names the file and what is wrong with it.
 pub fn load_model(path: &Path) -> AppResult<Sequential<f32>> {
     if !path.exists() {
         return Err(format!(
@@ -215,19 +215,11 @@ pub fn load_model(path: &Path) -> AppResult<Sequential<f32>> {
         )
         .into());
     }
-    let model = Sequential::<f32>::load(path)?;
-    if model.input_shape() != [3, SHAPES_SIZE, SHAPES_SIZE]
-        || model.output_shape() != [SHAPES_CLASSES.len()]
-    {
-        return Err(format!(
-            "{}: not a shapes model (input {:?}, output {:?})",
-            path.display(),
-            model.input_shape(),
-            model.output_shape()
-        )
-        .into());
-    }
-    Ok(model)
+    Ok(Sequential::load_for(
+        path,
+        &[3, SHAPES_SIZE, SHAPES_SIZE],
+        &[SHAPES_CLASSES.len()],
+    )?)
 }
 
 /// Reads image files of any size as a batch for the model (resized to 128×128 RGB).

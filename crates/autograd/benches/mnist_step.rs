@@ -4,12 +4,15 @@
 //!   conv 64, dense 64, dense 10; cross-entropy; batch 64, f32) through autograd, and the
 //!   very same sequence of tensor kernel calls written by hand with no graph. The difference
 //!   is the graph's bookkeeping: recording nodes, the topological sort, gradient routing and
-//!   accumulation.
+//!   accumulation. The two are measured alternately, step by step, so that a shared
+//!   machine's load falls on both alike.
 //! - `graph_overhead`: a chain of 1,000 ops on one-element tensors, forward + backward,
 //!   against the same tensor kernel calls without a graph: the difference divided by the
 //!   number of ops is the bookkeeping cost per recorded op.
 //!
 //! Run: `cargo bench -p strata-autograd --bench mnist_step`
+
+use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
@@ -113,26 +116,66 @@ impl Mnist {
         for (i, &l) in self.labels.iter().enumerate() {
             gl[i * 10 + l] -= scale;
         }
-        let gl = Tensor::from_vec(gl, &[BATCH, 10])?;
-        let gb5 = gl.sum_axes(&[0], true)?.reshape(&[10])?;
-        let gw5 = r4.t()?.matmul(&gl)?;
-        let g4 = gl.matmul(&p[8].t()?)?.mul(&d1.gt_scalar_mask(0.0))?;
-        let gb4 = g4.sum_axes(&[0], true)?.reshape(&[64])?;
-        let gw4 = f.t()?.matmul(&g4)?;
-        let gf = g4.matmul(&p[6].t()?)?.reshape(r3.shape())?;
-        let g3 = gf.mul(&c3.gt_scalar_mask(0.0))?;
-        let gw3 = conv2d_backward_weight(&m2.output, &g3, p[4].shape(), &conv)?;
-        let gb3 = conv2d_backward_bias(&g3)?;
-        let gm2 = conv2d_backward_input(&g3, &p[4], m2.output.shape(), &conv)?;
-        let g2 = max_pool2d_backward(&gm2, &m2.argmax, r2.shape())?.mul(&c2.gt_scalar_mask(0.0))?;
-        let gw2 = conv2d_backward_weight(&m1.output, &g2, p[2].shape(), &conv)?;
-        let gb2 = conv2d_backward_bias(&g2)?;
-        let gm1 = conv2d_backward_input(&g2, &p[2], m1.output.shape(), &conv)?;
-        let g1 = max_pool2d_backward(&gm1, &m1.argmax, r1.shape())?.mul(&c1.gt_scalar_mask(0.0))?;
-        let gw1 = conv2d_backward_weight(&x, &g1, p[0].shape(), &conv)?;
-        let gb1 = conv2d_backward_bias(&g1)?;
+        // `g` is the gradient flowing back; each assignment frees the previous one, as the
+        // engine frees a gradient once it has been passed on.
+        let mut g = Tensor::from_vec(gl, &[BATCH, 10])?;
+        let gb5 = g.sum_axes(&[0], true)?.reshape(&[10])?;
+        let gw5 = r4.t()?.matmul(&g)?;
+        g = g.matmul(&p[8].t()?)?;
+        g = g.mul(&d1.gt_scalar_mask(0.0))?;
+        let gb4 = g.sum_axes(&[0], true)?.reshape(&[64])?;
+        let gw4 = f.t()?.matmul(&g)?;
+        g = g.matmul(&p[6].t()?)?.reshape(r3.shape())?;
+        g = g.mul(&c3.gt_scalar_mask(0.0))?;
+        let gw3 = conv2d_backward_weight(&m2.output, &g, p[4].shape(), &conv)?;
+        let gb3 = conv2d_backward_bias(&g)?;
+        g = conv2d_backward_input(&g, &p[4], m2.output.shape(), &conv)?;
+        g = max_pool2d_backward(&g, &m2.argmax, r2.shape())?;
+        g = g.mul(&c2.gt_scalar_mask(0.0))?;
+        let gw2 = conv2d_backward_weight(&m1.output, &g, p[2].shape(), &conv)?;
+        let gb2 = conv2d_backward_bias(&g)?;
+        g = conv2d_backward_input(&g, &p[2], m1.output.shape(), &conv)?;
+        g = max_pool2d_backward(&g, &m1.argmax, r1.shape())?;
+        g = g.mul(&c1.gt_scalar_mask(0.0))?;
+        let gw1 = conv2d_backward_weight(&x, &g, p[0].shape(), &conv)?;
+        let gb1 = conv2d_backward_bias(&g)?;
         Ok(vec![gw1, gb1, gw2, gb2, gw3, gb3, gw4, gb4, gw5, gb5])
     }
+}
+
+/// Runs `pairs` pairs of steps (autograd then hand-written, and the other way round every
+/// other pair) and prints the median time of each and the median of the per-pair
+/// differences: pairing cancels the drift of a shared machine's load.
+fn paired_split(model: &Mnist, pairs: usize) {
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let autograd = || drop(black_box(model.step().expect("autograd step")));
+    let raw = || drop(black_box(model.raw_step().expect("raw step")));
+    let (mut a, mut r, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (ta, tr) = if i % 2 == 0 {
+            (time(&autograd), time(&raw))
+        } else {
+            let tr = time(&raw);
+            (time(&autograd), tr)
+        };
+        a.push(ta);
+        r.push(tr);
+        diff.push(ta - tr);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (ma, mr, md) = (median(&mut a), median(&mut r), median(&mut diff));
+    println!(
+        "mnist_step paired ({pairs} pairs): autograd median {ma:.2} ms, hand-written kernels \
+         median {mr:.2} ms, median difference {md:+.2} ms ({:+.1}% of the autograd step)",
+        100.0 * md / ma
+    );
 }
 
 fn mnist_step(c: &mut Criterion) {
@@ -144,13 +187,34 @@ fn mnist_step(c: &mut Criterion) {
         let got = grads.get(param).expect("every parameter has a gradient");
         assert_eq!(got.to_vec(), expected.to_vec(), "gradients differ");
     }
+    paired_split(&model, 60);
+    // The machine may be shared: each measurement alternates the two paths step by step
+    // (timing one, running the other untimed) so that both see the same load.
     let mut group = c.benchmark_group("mnist_step");
     group.sample_size(20);
     group.bench_function("autograd_forward_backward_batch64", |b| {
-        b.iter(|| model.step().expect("autograd step"))
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                black_box(model.step().expect("autograd step"));
+                total += start.elapsed();
+                black_box(model.raw_step().expect("raw step"));
+            }
+            total
+        })
     });
     group.bench_function("raw_kernels_forward_backward_batch64", |b| {
-        b.iter(|| model.raw_step().expect("raw step"))
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                black_box(model.step().expect("autograd step"));
+                let start = Instant::now();
+                black_box(model.raw_step().expect("raw step"));
+                total += start.elapsed();
+            }
+            total
+        })
     });
     group.finish();
 }

@@ -176,21 +176,24 @@ fn decode_planar(
     mode: ColorMode,
     filter: FilterType,
 ) -> Result<Vec<u8>> {
-    {
-        let image = image::ImageReader::open(path)
-            .map_err(|e| DataError::io(path, "open", e))?
-            .with_guessed_format()
-            .map_err(|e| DataError::io(path, "read", e))?
-            .decode()
-            .map_err(|source| DataError::Decode {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if image.width() == 0 || image.height() == 0 {
-            return Err(DataError::format(path, "the image is empty (0 pixels)"));
-        }
-        Ok(to_planar(&image, height, width, mode, filter))
+    let image = decode_image(path)?;
+    if image.width() == 0 || image.height() == 0 {
+        return Err(DataError::format(path, "the image is empty (0 pixels)"));
     }
+    Ok(to_planar(&image, height, width, mode, filter))
+}
+
+/// Decodes an image file of any format the `image` crate reads (guessed from its bytes).
+pub(crate) fn decode_image(path: &Path) -> Result<DynamicImage> {
+    image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, "open", e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, "read", e))?
+        .decode()
+        .map_err(|source| DataError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Resizes `image` to `height × width` (exactly, ignoring the aspect ratio, as Keras does) and

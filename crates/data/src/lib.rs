@@ -33,6 +33,7 @@
 mod augment;
 pub mod cifar;
 mod dataset;
+mod digit;
 pub mod download;
 mod error;
 mod fsio;
@@ -49,6 +50,7 @@ mod split;
 pub use augment::{Augment, HorizontalFlip, Normalize, RandomCrop, RandomShift, Sample, Transform};
 pub use cifar::{Cifar100, CifarReader};
 pub use dataset::{Dataset, InMemoryDataset, Subset};
+pub use digit::{load_digit, prepare_digit};
 pub use error::{DataError, Result};
 pub use fsio::{data_dir, read_maybe_gz, write_atomic};
 pub use image_folder::{load_image, ColorMode, ImageFolder, IMAGE_EXTENSIONS};

@@ -180,6 +180,16 @@ impl Sequential<f32> {
     }
 }
 
+impl<T: Element> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequential")
+            .field("name", &self.architecture.name)
+            .field("input_shape", &self.architecture.input_shape)
+            .field("layers", &self.layer_names())
+            .finish()
+    }
+}
+
 impl<T: Element> Sequential<T> {
     /// Builds a model from a saved architecture (fresh weights drawn with its seed).
     pub fn from_architecture(architecture: &Architecture) -> Result<Self> {

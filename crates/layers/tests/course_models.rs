@@ -108,15 +108,13 @@ fn shape_errors_name_the_layer() {
     let err = Sequential::builder(&[1, 4, 4])
         .add(Conv2d::new(8, 5))
         .build::<f32>()
-        .err()
-        .expect("a 5×5 kernel does not fit a 4×4 image");
+        .expect_err("a 5×5 kernel does not fit a 4×4 image");
     let text = err.to_string();
     assert!(text.contains("layer conv2d"), "{text}");
     let err = Sequential::builder(&[8])
         .add(Conv2d::new(8, 3))
         .build::<f32>()
-        .err()
-        .expect("Conv2d needs images");
+        .expect_err("Conv2d needs images");
     assert!(err.to_string().contains("[C, H, W]"), "{err}");
     let duplicate = Sequential::builder(&[8])
         .add_named("head", Dense::new(2))

@@ -134,6 +134,12 @@ fn save_then_load_gives_identical_predictions() {
     let path = scratch("save").join("model.safetensors");
     m.network().save(&path).unwrap();
     let loaded = Sequential::<f32>::load(&path).unwrap();
+    assert!(Sequential::<f32>::load_for(&path, &[1, 8, 8], &[2]).is_ok());
+    let err = Sequential::<f32>::load_for(&path, &[3, 8, 8], &[2]).unwrap_err();
+    assert!(
+        err.to_string().contains("found one from [1, 8, 8] to [2]"),
+        "{err}"
+    );
     assert_eq!(loaded.architecture(), m.network().architecture());
     let a = m.network().predict_batch(&x).unwrap();
     let b = loaded.predict_batch(&x).unwrap();

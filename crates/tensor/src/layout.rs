@@ -53,8 +53,11 @@ impl Layout {
     }
 
     /// Whether the elements are in row-major order with no gaps (offset may be non-zero).
-    /// Dimensions of size 1 may have any stride.
+    /// Dimensions of size 1 may have any stride; an empty layout is contiguous.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            return true;
+        }
         let mut expected = 1;
         for (&dim, &stride) in self.shape.iter().zip(&self.strides).rev() {
             if dim != 1 && stride != expected {

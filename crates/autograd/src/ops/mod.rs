@@ -23,7 +23,7 @@ pub(crate) fn sum_to_shape<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> Res
     if grad.shape() == shape {
         return Ok(grad.clone());
     }
-    let lead = grad.rank().checked_sub(shape.len()).ok_or_else(|| {
+    let leading = grad.rank().checked_sub(shape.len()).ok_or_else(|| {
         AutogradError::shape(
             "sum_to_shape",
             format!(
@@ -33,7 +33,7 @@ pub(crate) fn sum_to_shape<T: Element>(grad: &Tensor<T>, shape: &[usize]) -> Res
         )
     })?;
     let axes: Vec<usize> = (0..grad.rank())
-        .filter(|&a| a < lead || (shape[a - lead] == 1 && grad.shape()[a] != 1))
+        .filter(|&a| a < leading || (shape[a - leading] == 1 && grad.shape()[a] != 1))
         .collect();
     Ok(grad.sum_axes(&axes, true)?.reshape(shape)?)
 }

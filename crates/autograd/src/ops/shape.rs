@@ -218,5 +218,17 @@ mod tests {
         let err = Var::concat(&[&x, &y], 1).unwrap_err().to_string();
         assert!(err.starts_with("concat"), "{err}");
         assert!(x.reshape(&[4]).is_err());
+        assert!(Var::<f64>::concat(&[], 0).is_err());
+        assert!(x.permute(&[0, 0]).is_err());
+        assert!(x.permute(&[2, 0]).is_err());
+    }
+
+    #[test]
+    fn an_empty_slice_has_a_zero_gradient() {
+        let x = Var::parameter(Tensor::<f64>::ones(&[2, 3]));
+        let y = x.slice(1, 2, 2, 1).unwrap();
+        assert_eq!(y.shape(), &[2, 0]);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(g.get(&x).unwrap().to_vec(), vec![0.0; 6]);
     }
 }

@@ -21,7 +21,7 @@ pub use dense::Dense;
 pub use dropout::{Dropout, Dropout2d};
 pub use flatten::Flatten;
 pub use padding::{Padding, ZeroPadding2d};
-pub use pooling::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+pub use pooling::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolWindow};
 
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};

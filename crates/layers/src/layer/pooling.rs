@@ -9,51 +9,78 @@ use super::{expect_rank, Padding};
 use crate::error::{LayersError, Result};
 use crate::module::{ForwardContext, Module};
 
-/// The window geometry shared by both pooling layers.
-fn pool_params(
-    layer: &str,
-    pool_size: [usize; 2],
-    strides: Option<[usize; 2]>,
-    padding: Padding,
-    spatial: [usize; 2],
-) -> Result<Pool2dParams> {
-    let stride = strides.unwrap_or(pool_size);
-    let padding = padding
-        .resolve(spatial, pool_size, stride, [1, 1])
-        .map_err(|e| LayersError::config(layer, format!("padding for input {spatial:?}: {e}")))?;
-    Ok(Pool2dParams::new(pool_size)
-        .with_stride(stride)
-        .with_padding(padding))
+/// The window of a pooling layer: size, stride and padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolWindow {
+    /// Window `[rows, cols]`.
+    pub pool_size: [usize; 2],
+    /// Stride; the pool size when `None`.
+    pub strides: Option<[usize; 2]>,
+    /// Padding. Default valid.
+    pub padding: Padding,
 }
 
-/// Checks that the window and stride are positive.
-fn check_window(layer: &str, pool_size: [usize; 2], strides: Option<[usize; 2]>) -> Result<()> {
-    let stride = strides.unwrap_or(pool_size);
-    if pool_size.contains(&0) || stride.contains(&0) {
-        return Err(LayersError::config(
-            layer,
-            format!("pool size {pool_size:?} and stride {stride:?} must be positive"),
-        ));
+impl PoolWindow {
+    /// A square `size × size` window with stride `size` and no padding.
+    pub fn new(size: usize) -> Self {
+        Self {
+            pool_size: [size, size],
+            strides: None,
+            padding: Padding::Valid,
+        }
     }
-    Ok(())
-}
 
-/// Spatial output shape of a pooling layer for a `[C, H, W]` sample.
-fn pooled_shape(layer: &str, params: &Pool2dParams, input: &[usize]) -> Result<Vec<usize>> {
-    let [oh, ow] = params
-        .output_size([input[1], input[2]])
-        .map_err(|e| LayersError::config(layer, format!("input {input:?}: {e}")))?;
-    Ok(vec![input[0], oh, ow])
-}
+    fn stride(&self) -> [usize; 2] {
+        self.strides.unwrap_or(self.pool_size)
+    }
 
-/// Splits a batch shape `[N, C, H, W]` into its spatial size, or names the layer.
-fn spatial(layer: &str, x: &[usize]) -> Result<[usize; 2]> {
-    match *x {
-        [_, _, h, w] => Ok([h, w]),
-        _ => Err(LayersError::config(
-            layer,
-            format!("expects a batch [N, C, H, W], found {x:?}"),
-        )),
+    /// Checks that the window and stride are positive.
+    fn check(&self, layer: &str) -> Result<()> {
+        if self.pool_size.contains(&0) || self.stride().contains(&0) {
+            return Err(LayersError::config(
+                layer,
+                format!(
+                    "pool size {:?} and stride {:?} must be positive",
+                    self.pool_size,
+                    self.stride()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The kernel's parameters for an input of spatial size `[H, W]`.
+    fn params(&self, layer: &str, spatial: [usize; 2]) -> Result<Pool2dParams> {
+        let padding = self
+            .padding
+            .resolve(spatial, self.pool_size, self.stride(), [1, 1])
+            .map_err(|e| {
+                LayersError::config(layer, format!("padding for input {spatial:?}: {e}"))
+            })?;
+        Ok(Pool2dParams::new(self.pool_size)
+            .with_stride(self.stride())
+            .with_padding(padding))
+    }
+
+    /// The parameters for a batch `[N, C, H, W]`, or an error naming the layer.
+    fn params_for_batch(&self, layer: &str, x: &[usize]) -> Result<Pool2dParams> {
+        match *x {
+            [_, _, h, w] => self.params(layer, [h, w]),
+            _ => Err(LayersError::config(
+                layer,
+                format!("expects a batch [N, C, H, W], found {x:?}"),
+            )),
+        }
+    }
+
+    /// The output shape of one `[C, H, W]` sample.
+    fn output_shape(&self, layer: &str, input: &[usize]) -> Result<Vec<usize>> {
+        expect_rank(layer, input, 3, "[C, H, W]")?;
+        let [oh, ow] = self
+            .params(layer, [input[1], input[2]])?
+            .output_size([input[1], input[2]])
+            .map_err(|e| LayersError::config(layer, format!("input {input:?}: {e}")))?;
+        Ok(vec![input[0], oh, ow])
     }
 }
 
@@ -64,38 +91,33 @@ fn spatial(layer: &str, x: &[usize]) -> Result<[usize; 2]> {
 /// `[N, C, OH, OW]`; the stride defaults to the pool size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaxPool2d {
-    /// Window `[rows, cols]`.
-    pub pool_size: [usize; 2],
-    /// Stride; the pool size when `None`.
-    pub strides: Option<[usize; 2]>,
-    /// Padding. Default valid.
-    pub padding: Padding,
+    /// Size, stride and padding.
+    #[serde(flatten)]
+    pub window: PoolWindow,
 }
 
 impl MaxPool2d {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
         Self {
-            pool_size: [size, size],
-            strides: None,
-            padding: Padding::Valid,
+            window: PoolWindow::new(size),
         }
     }
 
     /// With another stride along both axes.
     pub fn stride(mut self, stride: usize) -> Self {
-        self.strides = Some([stride, stride]);
+        self.window.strides = Some([stride, stride]);
         self
     }
 
     /// With a padding mode.
     pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
+        self.window.padding = padding;
         self
     }
 
     pub(super) fn build(&self) -> Result<Self> {
-        check_window("MaxPooling2D", self.pool_size, self.strides)?;
+        self.window.check("MaxPooling2D")?;
         Ok(*self)
     }
 }
@@ -106,27 +128,14 @@ impl<T: Element> Module<T> for MaxPool2d {
     }
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
-        let hw = spatial("MaxPooling2D", input.shape())?;
-        let params = pool_params(
-            "MaxPooling2D",
-            self.pool_size,
-            self.strides,
-            self.padding,
-            hw,
-        )?;
+        let params = self
+            .window
+            .params_for_batch("MaxPooling2D", input.shape())?;
         Ok(input.max_pool2d(&params)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        expect_rank("MaxPooling2D", input, 3, "[C, H, W]")?;
-        let params = pool_params(
-            "MaxPooling2D",
-            self.pool_size,
-            self.strides,
-            self.padding,
-            [input[1], input[2]],
-        )?;
-        pooled_shape("MaxPooling2D", &params, input)
+        self.window.output_shape("MaxPooling2D", input)
     }
 }
 
@@ -137,12 +146,9 @@ impl<T: Element> Module<T> for MaxPool2d {
 /// padding (`count_include_pad = false`, the default here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AvgPool2d {
-    /// Window `[rows, cols]`.
-    pub pool_size: [usize; 2],
-    /// Stride; the pool size when `None`.
-    pub strides: Option<[usize; 2]>,
-    /// Padding. Default valid.
-    pub padding: Padding,
+    /// Size, stride and padding.
+    #[serde(flatten)]
+    pub window: PoolWindow,
     /// Whether padded zeros count in each window's divisor (PyTorch's default is true).
     pub count_include_pad: bool,
 }
@@ -151,27 +157,25 @@ impl AvgPool2d {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
         Self {
-            pool_size: [size, size],
-            strides: None,
-            padding: Padding::Valid,
+            window: PoolWindow::new(size),
             count_include_pad: false,
         }
     }
 
     /// With another stride along both axes.
     pub fn stride(mut self, stride: usize) -> Self {
-        self.strides = Some([stride, stride]);
+        self.window.strides = Some([stride, stride]);
         self
     }
 
     /// With a padding mode.
     pub fn padding(mut self, padding: Padding) -> Self {
-        self.padding = padding;
+        self.window.padding = padding;
         self
     }
 
     pub(super) fn build(&self) -> Result<Self> {
-        check_window("AveragePooling2D", self.pool_size, self.strides)?;
+        self.window.check("AveragePooling2D")?;
         Ok(*self)
     }
 }
@@ -182,27 +186,14 @@ impl<T: Element> Module<T> for AvgPool2d {
     }
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
-        let hw = spatial("AveragePooling2D", input.shape())?;
-        let params = pool_params(
-            "AveragePooling2D",
-            self.pool_size,
-            self.strides,
-            self.padding,
-            hw,
-        )?;
+        let params = self
+            .window
+            .params_for_batch("AveragePooling2D", input.shape())?;
         Ok(input.avg_pool2d(&params, self.count_include_pad)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        expect_rank("AveragePooling2D", input, 3, "[C, H, W]")?;
-        let params = pool_params(
-            "AveragePooling2D",
-            self.pool_size,
-            self.strides,
-            self.padding,
-            [input[1], input[2]],
-        )?;
-        pooled_shape("AveragePooling2D", &params, input)
+        self.window.output_shape("AveragePooling2D", input)
     }
 }
 
@@ -224,12 +215,49 @@ impl<T: Element> Module<T> for GlobalAvgPool2d {
     }
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
-        spatial("GlobalAveragePooling2D", input.shape())?;
+        if input.rank() != 4 {
+            return Err(LayersError::config(
+                "GlobalAveragePooling2D",
+                format!("expects a batch [N, C, H, W], found {:?}", input.shape()),
+            ));
+        }
         Ok(input.global_avg_pool2d()?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("GlobalAveragePooling2D", input, 3, "[C, H, W]")?;
         Ok(vec![input[0]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_keeps_the_size_at_stride_one_and_halves_it_at_two() {
+        let pool = MaxPool2d::new(3).stride(1).padding(Padding::Same);
+        assert_eq!(
+            Module::<f32>::output_shape(&pool, &[4, 7, 9]).unwrap(),
+            vec![4, 7, 9]
+        );
+        let avg = AvgPool2d::new(2).padding(Padding::Same);
+        assert_eq!(
+            Module::<f32>::output_shape(&avg, &[1, 5, 5]).unwrap(),
+            vec![1, 3, 3]
+        );
+        assert!(MaxPool2d::new(0).build().is_err());
+        assert!(Module::<f32>::output_shape(&MaxPool2d::new(2), &[4, 7]).is_err());
+    }
+
+    #[test]
+    fn the_window_round_trips_through_json() {
+        let pool = AvgPool2d {
+            count_include_pad: true,
+            ..AvgPool2d::new(2).stride(1)
+        };
+        let json = serde_json::to_string(&crate::layer::LayerConfig::from(pool)).unwrap();
+        let back: crate::layer::LayerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, pool.into());
     }
 }

@@ -2,7 +2,7 @@
 
 use strata_tensor::{Element, Tensor};
 
-use super::{check_grad, check_range, Optimizer, OptimizerState, ParamGrad};
+use super::{check_range, Optimizer, OptimizerState, ParamGrad};
 use crate::error::Result;
 
 /// Where Adam adds epsilon, which differs between the two frameworks.
@@ -112,35 +112,20 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         };
         let (step_size, denom_scale) =
             (T::from_f64_lossy(step_size), T::from_f64_lossy(denom_scale));
-        let mut updated = Vec::with_capacity(params.len());
-        for p in params {
-            check_grad(p)?;
-            let shape = p.value.shape();
-            let mut value = p.value.to_vec();
-            let grad = p.grad.to_vec();
-            let (m_key, v_key) = (
-                format!("{}.exp_avg", p.name),
-                format!("{}.exp_avg_sq", p.name),
-            );
-            let mut m = self.state.take(&m_key, shape)?;
-            let mut v = self.state.take(&v_key, shape)?;
-            for (i, x) in value.iter_mut().enumerate() {
-                let mut g = grad[i];
-                if c.decoupled_weight_decay {
-                    *x = *x - lr * wd * *x;
-                } else {
-                    g = g + wd * *x;
+        self.state
+            .apply(params, ["exp_avg", "exp_avg_sq"], |value, grad, [m, v]| {
+                for (i, x) in value.iter_mut().enumerate() {
+                    let mut g = grad[i];
+                    if c.decoupled_weight_decay {
+                        *x = *x - lr * wd * *x;
+                    } else {
+                        g = g + wd * *x;
+                    }
+                    m[i] = b1 * m[i] + (T::one() - b1) * g;
+                    v[i] = b2 * v[i] + (T::one() - b2) * g * g;
+                    *x = *x - step_size * m[i] / (v[i].sqrt() / denom_scale + eps);
                 }
-                m[i] = b1 * m[i] + (T::one() - b1) * g;
-                v[i] = b2 * v[i] + (T::one() - b2) * g * g;
-                *x = *x - step_size * m[i] / (v[i].sqrt() / denom_scale + eps);
-            }
-            self.state.put(&m_key, m, shape)?;
-            self.state.put(&v_key, v, shape)?;
-            updated.push(Tensor::from_vec(value, shape)?);
-        }
-        self.state.step += 1;
-        Ok(updated)
+            })
     }
 
     fn learning_rate(&self) -> f64 {

@@ -2,7 +2,7 @@
 
 use strata_tensor::{Element, Tensor};
 
-use super::{check_grad, check_range, EpsilonMode, Optimizer, OptimizerState, ParamGrad};
+use super::{check_range, EpsilonMode, Optimizer, OptimizerState, ParamGrad};
 use crate::error::Result;
 
 /// Settings of [`RmsProp`]. The defaults are Keras's (learning rate 0.001, ρ 0.9, ε 1e-7
@@ -77,28 +77,18 @@ impl<T: Element> Optimizer<T> for RmsProp<T> {
             T::from_f64_lossy(c.rho),
             T::from_f64_lossy(c.epsilon),
         );
-        let mut updated = Vec::with_capacity(params.len());
-        for p in params {
-            check_grad(p)?;
-            let shape = p.value.shape();
-            let mut value = p.value.to_vec();
-            let grad = p.grad.to_vec();
-            let key = format!("{}.square_avg", p.name);
-            let mut v = self.state.take(&key, shape)?;
-            for (i, x) in value.iter_mut().enumerate() {
-                let g = grad[i];
-                v[i] = rho * v[i] + (T::one() - rho) * g * g;
-                let denom = match c.epsilon_mode {
-                    EpsilonMode::Keras => (v[i] + eps).sqrt(),
-                    EpsilonMode::Torch => v[i].sqrt() + eps,
-                };
-                *x = *x - lr * g / denom;
-            }
-            self.state.put(&key, v, shape)?;
-            updated.push(Tensor::from_vec(value, shape)?);
-        }
-        self.state.step += 1;
-        Ok(updated)
+        self.state
+            .apply(params, ["square_avg"], |value, grad, [v]| {
+                for (i, x) in value.iter_mut().enumerate() {
+                    let g = grad[i];
+                    v[i] = rho * v[i] + (T::one() - rho) * g * g;
+                    let denom = match c.epsilon_mode {
+                        EpsilonMode::Keras => (v[i] + eps).sqrt(),
+                        EpsilonMode::Torch => v[i].sqrt() + eps,
+                    };
+                    *x = *x - lr * g / denom;
+                }
+            })
     }
 
     fn learning_rate(&self) -> f64 {

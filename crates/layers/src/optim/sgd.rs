@@ -2,7 +2,7 @@
 
 use strata_tensor::{Element, Tensor};
 
-use super::{check_grad, check_range, Optimizer, OptimizerState, ParamGrad};
+use super::{check_range, Optimizer, OptimizerState, ParamGrad};
 use crate::error::Result;
 
 /// Settings of [`Sgd`]; the defaults are plain SGD with learning rate 0.01 (Keras's default).
@@ -70,39 +70,30 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
         let keep = T::one() - T::from_f64_lossy(c.dampening);
         let wd = T::from_f64_lossy(c.weight_decay);
         let first = self.state.step == 0;
-        let mut updated = Vec::with_capacity(params.len());
-        for p in params {
-            check_grad(p)?;
-            let shape = p.value.shape();
-            let mut value = p.value.to_vec();
-            let grad = p.grad.to_vec();
-            let key = format!("{}.momentum_buffer", p.name);
-            let mut buf = if c.momentum > 0.0 {
-                self.state.take(&key, shape)?
-            } else {
-                Vec::new()
-            };
+        let rule = |value: &mut [T], grad: &[T], buf: Option<&mut Vec<T>>| {
+            let mut buf = buf;
             for (i, v) in value.iter_mut().enumerate() {
                 let g = grad[i] + wd * *v;
-                let direction = if c.momentum > 0.0 {
-                    buf[i] = if first { g } else { mu * buf[i] + keep * g };
-                    if c.nesterov {
-                        g + mu * buf[i]
-                    } else {
-                        buf[i]
+                let direction = match buf.as_deref_mut() {
+                    Some(b) => {
+                        b[i] = if first { g } else { mu * b[i] + keep * g };
+                        if c.nesterov {
+                            g + mu * b[i]
+                        } else {
+                            b[i]
+                        }
                     }
-                } else {
-                    g
+                    None => g,
                 };
                 *v = *v - lr * direction;
             }
-            if c.momentum > 0.0 {
-                self.state.put(&key, buf, shape)?;
-            }
-            updated.push(Tensor::from_vec(value, shape)?);
+        };
+        if c.momentum > 0.0 {
+            self.state
+                .apply(params, ["momentum_buffer"], |v, g, [b]| rule(v, g, Some(b)))
+        } else {
+            self.state.apply(params, [], |v, g, []| rule(v, g, None))
         }
-        self.state.step += 1;
-        Ok(updated)
     }
 
     fn learning_rate(&self) -> f64 {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use strata_tensor::{Element, Tensor};
 
+use super::{check_grad, ParamGrad};
 use crate::error::{LayersError, Result};
 
 /// What an optimiser needs to resume exactly: its kind, step count and named buffers
@@ -39,9 +40,42 @@ impl<T: Element> OptimizerState<T> {
         Ok(())
     }
 
+    /// One optimiser step, the part every optimiser shares: for each parameter (checked
+    /// against its gradient's shape), takes its `B` named buffers (`<name>.<buffer>`, zeros
+    /// on first use), lets `update` change the value's elements in place given the
+    /// gradient's, stores the buffers back, and counts the step. Returns the new values.
+    pub(crate) fn apply<const B: usize>(
+        &mut self,
+        params: &[ParamGrad<'_, T>],
+        buffer_names: [&str; B],
+        mut update: impl FnMut(&mut [T], &[T], &mut [Vec<T>; B]),
+    ) -> Result<Vec<Tensor<T>>> {
+        let mut updated = Vec::with_capacity(params.len());
+        for p in params {
+            check_grad(p)?;
+            let shape = p.value.shape();
+            let keys = buffer_names.map(|b| format!("{}.{b}", p.name));
+            let taken = keys
+                .iter()
+                .map(|k| self.take(k, shape))
+                .collect::<Result<Vec<_>>>()?;
+            let mut buffers: [Vec<T>; B] = taken
+                .try_into()
+                .map_err(|_| LayersError::config(self.kind.clone(), "buffer count"))?;
+            let mut value = p.value.to_vec();
+            update(&mut value, &p.grad.to_vec(), &mut buffers);
+            for (key, buffer) in keys.iter().zip(buffers) {
+                self.put(key, buffer, shape)?;
+            }
+            updated.push(Tensor::from_vec(value, shape)?);
+        }
+        self.step += 1;
+        Ok(updated)
+    }
+
     /// Takes the buffer `key` out as a vector (zeros on first use), checked against the
     /// parameter's shape. Put it back with [`OptimizerState::put`].
-    pub(crate) fn take(&mut self, key: &str, shape: &[usize]) -> Result<Vec<T>> {
+    fn take(&mut self, key: &str, shape: &[usize]) -> Result<Vec<T>> {
         match self.buffers.remove(key) {
             None => Ok(vec![T::zero(); strata_tensor::shape::numel(shape)]),
             Some(saved) if saved.shape() == shape => Ok(saved.into_vec()),
@@ -54,7 +88,7 @@ impl<T: Element> OptimizerState<T> {
     }
 
     /// Stores a buffer taken with [`OptimizerState::take`].
-    pub(crate) fn put(&mut self, key: &str, values: Vec<T>, shape: &[usize]) -> Result<()> {
+    fn put(&mut self, key: &str, values: Vec<T>, shape: &[usize]) -> Result<()> {
         self.buffers
             .insert(key.to_string(), Tensor::from_vec(values, shape)?);
         Ok(())

@@ -72,6 +72,24 @@ impl<T: Element> Sequential<T> {
         Self::from_parts(path, weights, &metadata)
     }
 
+    /// Loads a model as [`Sequential::load`] does and checks that it takes samples of
+    /// `input_shape` and gives outputs of `output_shape`, naming the file and both shapes
+    /// when it does not (an app loading "its" model from a path a user typed).
+    pub fn load_for(path: &Path, input_shape: &[usize], output_shape: &[usize]) -> Result<Self> {
+        let model = Self::load(path)?;
+        if model.input_shape() != input_shape || model.output_shape() != output_shape {
+            return Err(format_error(
+                path,
+                format!(
+                    "expected a model from {input_shape:?} to {output_shape:?}, found one from {:?} to {:?}",
+                    model.input_shape(),
+                    model.output_shape()
+                ),
+            ));
+        }
+        Ok(model)
+    }
+
     fn from_parts(
         path: &Path,
         weights: NamedTensors<T>,

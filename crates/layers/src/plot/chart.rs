@@ -1,21 +1,12 @@
-//! Training curves as PNG charts (feature `plot`).
-//!
-//! Drawn with `plotters` into an RGB buffer and encoded with `png`; text uses the bundled
-//! DejaVu Sans font (see `assets/DejaVuSans-LICENSE.txt`), so no system font or C library
-//! is needed.
+//! Line charts of per-epoch values.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 
-use crate::error::{IoContext, LayersError, Result};
-use crate::io::write_atomic;
+use super::{register_bundled_font, save_rgb_png};
+use crate::error::{LayersError, Result};
 use crate::train::History;
-
-/// The bundled font.
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// One named curve: a value per epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,11 +71,7 @@ impl Chart {
 
     /// Draws the chart into an RGB buffer of `width × height` pixels.
     pub fn render(&self, width: u32, height: u32) -> Result<Vec<u8>> {
-        static FONT_REGISTERED: Once = Once::new();
-        FONT_REGISTERED.call_once(|| {
-            // Registration fails only for bytes that are not a font; ours are.
-            let _ = register_font("sans-serif", FontStyle::Normal, FONT);
-        });
+        register_bundled_font();
         let epochs = self
             .series
             .iter()
@@ -185,20 +172,7 @@ impl Chart {
 
     /// Draws the chart and writes it as a PNG file, atomically.
     pub fn save_png(&self, path: &Path, width: u32, height: u32) -> Result<()> {
-        let pixels = self.render(width, height)?;
-        write_atomic(path, |w| {
-            let mut encoder = png::Encoder::new(&mut *w, width, height);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let png_error = |e: png::EncodingError| LayersError::Format {
-                path: path.to_path_buf(),
-                message: format!("PNG: {e}"),
-            };
-            let mut writer = encoder.write_header().map_err(png_error)?;
-            writer.write_image_data(&pixels).map_err(png_error)?;
-            writer.finish().map_err(png_error)?;
-            w.flush().at(path)
-        })
+        save_rgb_png(path, &self.render(width, height)?, width, height)
     }
 }
 

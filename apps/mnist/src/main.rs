@@ -1,0 +1,259 @@
+//! `mnist`: trains the course CNN on MNIST (or Fashion-MNIST), evaluates it, and reads
+//! digits from image files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mnist::{
+    dataset_kind, evaluate, load_model, load_split, mnist_model, probabilities, read_digits,
+    save_mistakes, train, AppResult, TrainOptions,
+};
+use strata_data::download::{Downloader, RemoteFiles};
+use strata_data::{data_dir, Split};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Train, evaluate and apply a CNN on MNIST or Fashion-MNIST"
+)]
+struct Cli {
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which dataset the folder holds.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Classes {
+    /// Guess from the folder's name ("fashion" in it means Fashion-MNIST).
+    Auto,
+    /// Handwritten digits.
+    Digits,
+    /// Fashion-MNIST's clothing.
+    Fashion,
+}
+
+impl Classes {
+    fn fashion(self) -> Option<bool> {
+        match self {
+            Classes::Auto => None,
+            Classes::Digits => Some(false),
+            Classes::Fashion => Some(true),
+        }
+    }
+}
+
+fn default_data() -> PathBuf {
+    data_dir().join("mnist")
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the course model and save it with its loss and accuracy charts.
+    Train {
+        /// The folder of the four IDX files (raw or .gz). Default: $STRATA_DATA/mnist.
+        #[arg(long, default_value_os_t = default_data())]
+        data: PathBuf,
+        /// Which dataset the folder holds.
+        #[arg(long, value_enum, default_value_t = Classes::Auto)]
+        classes: Classes,
+        /// Epochs.
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        /// Samples per step.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Adam's learning rate.
+        #[arg(long, default_value_t = 0.001)]
+        learning_rate: f64,
+        /// Seed of the weights, shuffles and dropout.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Train on the first N training images only.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Where to save the model; the charts go beside it.
+        #[arg(long, default_value = "mnist-output/mnist.safetensors")]
+        model: PathBuf,
+    },
+    /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
+    Eval {
+        /// The saved model.
+        #[arg(long, default_value = "mnist-output/mnist.safetensors")]
+        model: PathBuf,
+        /// The folder of the IDX files.
+        #[arg(long, default_value_os_t = default_data())]
+        data: PathBuf,
+        /// Which dataset the folder holds.
+        #[arg(long, value_enum, default_value_t = Classes::Auto)]
+        classes: Classes,
+        /// Write a grid of misclassified images, captioned "predicted (true label)", to this PNG.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+    },
+    /// Classify image files (PNG/JPEG, any size, dark or light background).
+    Predict {
+        /// The saved model.
+        #[arg(long, default_value = "mnist-output/mnist.safetensors")]
+        model: PathBuf,
+        /// Class names of Fashion-MNIST instead of digits.
+        #[arg(long, value_enum, default_value_t = Classes::Digits)]
+        classes: Classes,
+        /// The images.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Download the four MNIST files (checked against their published MD5 sums).
+    Download {
+        /// Where to put them.
+        #[arg(long)]
+        dest: PathBuf,
+        /// A mirror to download from (plain http), ending with '/'.
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Print the course model's summary.
+    Summary,
+}
+
+fn execute(command: Command) -> AppResult<()> {
+    match command {
+        Command::Train {
+            data,
+            classes,
+            epochs,
+            batch_size,
+            learning_rate,
+            seed,
+            limit,
+            model,
+        } => {
+            if let Some(dir) = model.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let report = train(&TrainOptions {
+                data,
+                fashion: classes.fashion(),
+                limit,
+                test_limit: None,
+                epochs,
+                batch_size,
+                learning_rate,
+                seed,
+                plot_stem: model.with_extension(""),
+                model_path: model,
+                quiet: false,
+            })?;
+            if let Some(last) = report.history.last() {
+                println!(
+                    "test accuracy after {} epochs: {:.2}%",
+                    last.epoch + 1,
+                    100.0 * last.val_accuracy.unwrap_or(0.0)
+                );
+            }
+        }
+        Command::Eval {
+            model,
+            data,
+            classes,
+            errors,
+        } => {
+            let network = load_model(&model)?;
+            let kind = dataset_kind(&data, classes.fashion());
+            let (x, y) = load_split(&data, kind, Split::Test, None)?;
+            let evaluation = evaluate(&network, &x, &y)?;
+            let names = kind.class_names();
+            println!(
+                "test accuracy: {:.2}% ({} images)",
+                100.0 * evaluation.confusion.accuracy(),
+                y.len()
+            );
+            for (class, accuracy) in evaluation
+                .confusion
+                .per_class_accuracy()
+                .into_iter()
+                .enumerate()
+            {
+                let shown = accuracy.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
+                println!("  {:>12}: {shown}", names[class]);
+            }
+            println!(
+                "confusion matrix (rows: true class, columns: predicted):\n{}",
+                evaluation.confusion
+            );
+            if let Some(path) = errors {
+                save_mistakes(&path, &x, &y, &evaluation, names, 100)?;
+                println!(
+                    "{} mistakes; the first {} drawn in {}",
+                    evaluation.mistakes.len(),
+                    evaluation.mistakes.len().min(100),
+                    path.display()
+                );
+            }
+        }
+        Command::Predict {
+            model,
+            classes,
+            images,
+        } => {
+            let network = load_model(&model)?;
+            let names = if classes.fashion() == Some(true) {
+                strata_data::FASHION_MNIST_CLASSES
+            } else {
+                strata_data::MNIST_CLASSES
+            };
+            let p = probabilities(&network, &read_digits(&images)?)?;
+            for (path, (class, row)) in images
+                .iter()
+                .zip(p.argmax(1)?.into_iter().zip(p.to_vec().chunks(10)))
+            {
+                let all: Vec<String> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(c, v)| format!("{}:{v:.3}", names[c]))
+                    .collect();
+                println!(
+                    "{}: {} (p = {:.3}) [{}]",
+                    path.display(),
+                    names[class],
+                    row[class],
+                    all.join(" ")
+                );
+            }
+        }
+        Command::Download { dest, base_url } => {
+            let mut files = RemoteFiles::mnist();
+            if let Some(url) = base_url {
+                files.base_url = url;
+            }
+            for path in files.fetch_all(&Downloader::new(), &dest)? {
+                println!("{}", path.display());
+            }
+        }
+        Command::Summary => println!("{}", mnist_model(0)?.summary()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+        {
+            eprintln!("error: cannot use {threads} threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Pictures for people (feature `plot`): line charts of training curves and grids of
+//! labelled images, written as PNG.
+//!
+//! Drawn with `plotters` into an RGB buffer and encoded with `png`; text uses the bundled
+//! DejaVu Sans font (see `assets/DejaVuSans-LICENSE.txt`), so no system font or C library
+//! is needed.
+
+mod chart;
+mod grid;
+
+pub use chart::{Chart, Series};
+pub use grid::{ImageGrid, Tile};
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::style::{register_font, FontStyle};
+
+use crate::error::{IoContext, LayersError, Result};
+use crate::io::write_atomic;
+
+/// The bundled font.
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// Makes the bundled font plotters' `sans-serif` (once per process).
+fn register_bundled_font() {
+    static FONT_REGISTERED: Once = Once::new();
+    FONT_REGISTERED.call_once(|| {
+        // Registration fails only for bytes that are not a font; ours are.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Writes RGB pixels (`width × height × 3` bytes, row-major) as a PNG file, atomically.
+fn save_rgb_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
+    write_atomic(path, |w| {
+        let mut encoder = png::Encoder::new(&mut *w, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let png_error = |e: png::EncodingError| LayersError::Format {
+            path: path.to_path_buf(),
+            message: format!("PNG: {e}"),
+        };
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(pixels).map_err(png_error)?;
+        writer.finish().map_err(png_error)?;
+        w.flush().at(path)
+    })
+}
