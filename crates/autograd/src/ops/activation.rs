@@ -12,7 +12,11 @@ impl<T: Element> Var<T> {
     pub fn relu(&self) -> Var<T> {
         let x = self.value();
         self.record_unary("relu", x.relu(), move |g| {
-            Ok(g.mul(&x.gt_scalar_mask(T::zero()))?)
+            // One fused pass (no mask tensor): the same products g·1 and g·0 as
+            // `g.mul(&x.gt_scalar_mask(0))`, so the same bits.
+            Ok(g.zip_map(&x, "relu_backward", |g, x| {
+                g * if x > T::zero() { T::one() } else { T::zero() }
+            })?)
         })
     }
 
