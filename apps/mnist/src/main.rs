@@ -66,7 +66,7 @@ enum Command {
         /// Samples per step.
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
-        /// Adam's learning rate.
+        /// Adam's learning rate in the first epoch (0.75 times the previous one after that).
         #[arg(long, default_value_t = 0.001)]
         learning_rate: f64,
         /// Seed of the weights, shuffles and dropout.
