@@ -43,7 +43,7 @@ fn a_short_run_on_a_subset_learns_far_above_chance() {
     let options = TrainOptions {
         limit: Some(2000),
         test_limit: Some(1000),
-        epochs: 2,
+        epochs: 3,
         ..options(data.clone(), "quick")
     };
     let report = train(&options).unwrap();
