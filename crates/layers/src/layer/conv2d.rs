@@ -7,7 +7,7 @@ use strata_tensor::Element;
 
 use super::{expect_rank, Activation, BuildContext, Padding};
 use crate::error::{LayersError, Result};
-use crate::init::{fans, Initializer};
+use crate::init::Initializer;
 use crate::module::{ForwardContext, Module, NamedVar};
 
 /// A 2-D convolution (cross-correlation) over `[N, C, H, W]` batches with weights
@@ -149,23 +149,15 @@ impl Conv2d {
             self.kernel_size[0],
             self.kernel_size[1],
         ];
-        let (fan_in, fan_out) = fans(&shape);
-        let weight_init = self.kernel_initializer.unwrap_or(ctx.defaults.weight());
-        let weight = weight_init.tensor(&shape, fan_in, fan_out, ctx.rng)?;
-        let bias = if self.use_bias {
-            let init = self.bias_initializer.unwrap_or(ctx.defaults.bias());
-            Some(Var::parameter(init.tensor(
-                &[self.filters],
-                fan_in,
-                fan_out,
-                ctx.rng,
-            )?))
-        } else {
-            None
-        };
+        let (weight, bias) = ctx.weight_and_bias(
+            &shape,
+            self.kernel_initializer,
+            self.bias_initializer,
+            self.use_bias,
+        )?;
         let layer = Conv2dLayer {
             config: self.clone(),
-            weight: Var::parameter(weight),
+            weight,
             bias,
         };
         Module::<T>::output_shape(&layer, ctx.input_shape)?;

@@ -6,7 +6,7 @@ use strata_tensor::Element;
 
 use super::{Activation, BuildContext};
 use crate::error::{LayersError, Result};
-use crate::init::{fans, Initializer};
+use crate::init::Initializer;
 use crate::module::{ForwardContext, Module, NamedVar};
 
 /// A fully connected layer on the last axis: `y = x · Wᵀ + b`, then the activation, with
@@ -74,26 +74,16 @@ impl Dense {
             ));
         }
         let shape = [self.units, inputs];
-        let (fan_in, fan_out) = fans(&shape);
-        let weight = self
-            .kernel_initializer
-            .unwrap_or(ctx.defaults.weight())
-            .tensor(&shape, fan_in, fan_out, ctx.rng)?;
-        let bias = if self.use_bias {
-            let init = self.bias_initializer.unwrap_or(ctx.defaults.bias());
-            Some(Var::parameter(init.tensor(
-                &[self.units],
-                fan_in,
-                fan_out,
-                ctx.rng,
-            )?))
-        } else {
-            None
-        };
+        let (weight, bias) = ctx.weight_and_bias(
+            &shape,
+            self.kernel_initializer,
+            self.bias_initializer,
+            self.use_bias,
+        )?;
         Ok(DenseLayer {
             config: self.clone(),
             inputs,
-            weight: Var::parameter(weight),
+            weight,
             bias,
         })
     }

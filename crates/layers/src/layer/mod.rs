@@ -71,6 +71,35 @@ pub struct BuildContext<'a> {
     pub rng: &'a mut StdRng,
 }
 
+impl BuildContext<'_> {
+    /// A weight of `shape` (`[out, in, …]`) and, with `use_bias`, a bias of `[out]`, drawn
+    /// with the given initialisers or the model's defaults, both with the weight's fans.
+    pub(crate) fn weight_and_bias<T: Element>(
+        &mut self,
+        shape: &[usize],
+        weight_init: Option<Initializer>,
+        bias_init: Option<Initializer>,
+        use_bias: bool,
+    ) -> Result<(strata_autograd::Var<T>, Option<strata_autograd::Var<T>>)> {
+        let (fan_in, fan_out) = crate::init::fans(shape);
+        let weight = weight_init
+            .unwrap_or(self.defaults.weight())
+            .tensor(shape, fan_in, fan_out, self.rng)?;
+        let bias = if use_bias {
+            let init = bias_init.unwrap_or(self.defaults.bias());
+            Some(strata_autograd::Var::parameter(init.tensor(
+                &shape[..1],
+                fan_in,
+                fan_out,
+                self.rng,
+            )?))
+        } else {
+            None
+        };
+        Ok((strata_autograd::Var::parameter(weight), bias))
+    }
+}
+
 /// Any layer's configuration: what a saved model's architecture lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
