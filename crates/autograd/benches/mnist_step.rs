@@ -21,7 +21,7 @@ use strata_autograd::{GradStore, Result, Var};
 use strata_tensor::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
 };
-use strata_tensor::pool::{max_pool2d, max_pool2d_backward, Pool2dParams};
+use strata_tensor::pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dParams};
 use strata_tensor::Tensor;
 
 const BATCH: usize = 64;
@@ -99,11 +99,11 @@ impl Mnist {
         // Forward.
         let c1 = conv2d(&x, &p[0], Some(&p[1]), &conv)?;
         let r1 = c1.relu();
-        let m1 = max_pool2d(&r1, &pool)?;
-        let c2 = conv2d(&m1.output, &p[2], Some(&p[3]), &conv)?;
+        let (m1, at1) = max_pool2d_with_indices(&r1, &pool)?;
+        let c2 = conv2d(&m1, &p[2], Some(&p[3]), &conv)?;
         let r2 = c2.relu();
-        let m2 = max_pool2d(&r2, &pool)?;
-        let c3 = conv2d(&m2.output, &p[4], Some(&p[5]), &conv)?;
+        let (m2, at2) = max_pool2d_with_indices(&r2, &pool)?;
+        let c3 = conv2d(&m2, &p[4], Some(&p[5]), &conv)?;
         let r3 = c3.relu();
         let f = r3.flatten(1, 3)?;
         let d1 = f.matmul(&p[6])?.add(&p[7])?;
@@ -127,15 +127,15 @@ impl Mnist {
         let gw4 = f.t()?.matmul(&g)?;
         g = g.matmul(&p[6].t()?)?.reshape(r3.shape())?;
         g = g.mul(&c3.gt_scalar_mask(0.0))?;
-        let gw3 = conv2d_backward_weight(&m2.output, &g, p[4].shape(), &conv)?;
+        let gw3 = conv2d_backward_weight(&m2, &g, p[4].shape(), &conv)?;
         let gb3 = conv2d_backward_bias(&g)?;
-        g = conv2d_backward_input(&g, &p[4], m2.output.shape(), &conv)?;
-        g = max_pool2d_backward(&g, &m2.argmax, r2.shape())?;
+        g = conv2d_backward_input(&g, &p[4], m2.shape(), &conv)?;
+        g = max_pool2d_backward(&g, &at2)?;
         g = g.mul(&c2.gt_scalar_mask(0.0))?;
-        let gw2 = conv2d_backward_weight(&m1.output, &g, p[2].shape(), &conv)?;
+        let gw2 = conv2d_backward_weight(&m1, &g, p[2].shape(), &conv)?;
         let gb2 = conv2d_backward_bias(&g)?;
-        g = conv2d_backward_input(&g, &p[2], m1.output.shape(), &conv)?;
-        g = max_pool2d_backward(&g, &m1.argmax, r1.shape())?;
+        g = conv2d_backward_input(&g, &p[2], m1.shape(), &conv)?;
+        g = max_pool2d_backward(&g, &at1)?;
         g = g.mul(&c1.gt_scalar_mask(0.0))?;
         let gw1 = conv2d_backward_weight(&x, &g, p[0].shape(), &conv)?;
         let gb1 = conv2d_backward_bias(&g)?;

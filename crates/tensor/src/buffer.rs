@@ -15,7 +15,10 @@ use std::any::Any;
 use std::ops::Deref;
 use std::sync::Mutex;
 
-use crate::element::Element;
+/// What the cache holds: vectors of plain values (tensor elements, pooling indices).
+pub(crate) trait Plain: Copy + Default + Send + Sync + 'static {}
+
+impl<T: Copy + Default + Send + Sync + 'static> Plain for T {}
 
 /// Buffers smaller than this are left to the allocator: 1 MiB.
 pub(crate) const MIN_BYTES: usize = 1 << 20;
@@ -40,7 +43,7 @@ fn bytes_of<T>(v: &Vec<T>) -> usize {
 
 /// Takes the smallest cached `Vec<T>` whose capacity holds `len` elements without wasting
 /// more than half of it.
-fn take<T: Element>(len: usize) -> Option<Vec<T>> {
+fn take<T: Plain>(len: usize) -> Option<Vec<T>> {
     if len * std::mem::size_of::<T>() < MIN_BYTES {
         return None;
     }
@@ -62,7 +65,7 @@ fn take<T: Element>(len: usize) -> Option<Vec<T>> {
 }
 
 /// Gives a buffer back for reuse (dropped at once if small or if it is the wrong kind).
-fn give_back<T: Element>(buf: Vec<T>) {
+fn give_back<T: Plain>(buf: Vec<T>) {
     let bytes = bytes_of(&buf);
     if !(MIN_BYTES..=MAX_CACHED_BYTES).contains(&bytes) {
         return;
@@ -83,38 +86,38 @@ fn give_back<T: Element>(buf: Vec<T>) {
 }
 
 /// A buffer of `len` zeros, reusing a cached one when possible.
-pub(crate) fn zeroed<T: Element>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed<T: Plain>(len: usize) -> Vec<T> {
     match take::<T>(len) {
         Some(mut v) => {
             v.clear();
-            v.resize(len, T::zero());
+            v.resize(len, T::default());
             v
         }
-        None => vec![T::zero(); len],
+        None => vec![T::default(); len],
     }
 }
 
 /// A buffer of `len` elements with unspecified (but initialised) values, reusing a cached one
 /// when possible: for kernels that write every element before reading any.
-pub(crate) fn dirty<T: Element>(len: usize) -> Vec<T> {
+pub(crate) fn dirty<T: Plain>(len: usize) -> Vec<T> {
     match take::<T>(len) {
         Some(mut v) => {
             if v.len() >= len {
                 v.truncate(len);
             } else {
-                v.resize(len, T::zero());
+                v.resize(len, T::default());
             }
             v
         }
-        None => vec![T::zero(); len],
+        None => vec![T::default(); len],
     }
 }
 
 /// The elements behind a tensor: a vector that goes back to the cache when the last tensor
 /// using it is dropped.
-pub(crate) struct Storage<T: Element>(Vec<T>);
+pub(crate) struct Storage<T: Plain>(Vec<T>);
 
-impl<T: Element> Storage<T> {
+impl<T: Plain> Storage<T> {
     pub(crate) fn new(data: Vec<T>) -> Self {
         Self(data)
     }
@@ -125,7 +128,7 @@ impl<T: Element> Storage<T> {
     }
 }
 
-impl<T: Element> Deref for Storage<T> {
+impl<T: Plain> Deref for Storage<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
@@ -133,7 +136,7 @@ impl<T: Element> Deref for Storage<T> {
     }
 }
 
-impl<T: Element> Drop for Storage<T> {
+impl<T: Plain> Drop for Storage<T> {
     fn drop(&mut self) {
         give_back(std::mem::take(&mut self.0));
     }

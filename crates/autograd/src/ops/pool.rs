@@ -1,9 +1,9 @@
-//! Pooling on NCHW batches: max (the argmax positions are saved by the op), average and
-//! global average.
+//! Pooling on NCHW batches: max (the positions of the maxima are saved by the op), average
+//! and global average.
 
 use strata_tensor::pool::{
     avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, max_pool2d,
-    max_pool2d_backward, Pool2dParams,
+    max_pool2d_backward, max_pool2d_with_indices, Pool2dParams,
 };
 use strata_tensor::Element;
 
@@ -13,13 +13,16 @@ use crate::var::Var;
 impl<T: Element> Var<T> {
     /// Max pooling of an `[N, C, H, W]` input (`torch.nn.functional.max_pool2d`; padding
     /// counts as −∞). ∂: each output gradient goes to the position of its window's maximum
-    /// (the first one on ties), saved by the forward pass.
+    /// (the first one on ties), saved by the forward pass when a graph is recorded.
     pub fn max_pool2d(&self, params: &Pool2dParams) -> Result<Var<T>> {
         let x = self.value();
-        let pooled = max_pool2d(&x, params)?;
-        let (argmax, shape) = (pooled.argmax, x.shape().to_vec());
-        Ok(self.record_unary("max_pool2d", pooled.output, move |g| {
-            Ok(max_pool2d_backward(g, &argmax, &shape)?)
+        if !Self::needs_graph(&[self]) {
+            return Ok(Var::constant(max_pool2d(&x, params)?));
+        }
+        let (pooled, indices) = max_pool2d_with_indices(&x, params)?;
+        drop(x);
+        Ok(self.record_unary("max_pool2d", pooled, move |g| {
+            Ok(max_pool2d_backward(g, &indices)?)
         }))
     }
 

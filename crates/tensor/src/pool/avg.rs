@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn pooling_does_not_depend_on_thread_count() {
         use crate::conv::Padding2d;
-        use crate::pool::{max_pool2d, max_pool2d_backward};
+        use crate::pool::{max_pool2d_backward, max_pool2d_with_indices};
         let run = |threads| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -172,9 +172,9 @@ mod tests {
                         .with_padding(Padding2d::uniform(1));
                     let y = avg_pool2d(&x, &p, false).unwrap();
                     let dx = avg_pool2d_backward(&y, &shape, &p, false).unwrap();
-                    let m = max_pool2d(&x, &p).unwrap();
-                    let dm = max_pool2d_backward(&y, &m.argmax, &shape).unwrap();
-                    [y.to_vec(), dx.to_vec(), m.output.to_vec(), dm.to_vec()]
+                    let (m, at) = max_pool2d_with_indices(&x, &p).unwrap();
+                    let dm = max_pool2d_backward(&y, &at).unwrap();
+                    [y.to_vec(), dx.to_vec(), m.to_vec(), dm.to_vec()]
                         .concat()
                         .iter()
                         .map(|v| v.to_bits())

@@ -1,22 +1,57 @@
 //! Max pooling and its backward pass.
+//!
+//! The forward kernels run over each output row tap by tap (one pass per window position
+//! over all the row's windows), with branch-free selects, so that random data costs no
+//! mispredicted branches; windows clipped by padding go through a plain per-window loop.
+//! Training saves each maximum's position (32-bit, in a recycled buffer) for the backward
+//! pass; inference computes the maxima only.
+
+use std::fmt;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::{Pool2dParams, PoolGeometry};
-use crate::buffer;
+use crate::buffer::{self, Storage};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::shape::numel;
 use crate::tensor::Tensor;
 
-/// The result of [`max_pool2d`]: the pooled values and where each came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaxPool2d<T: Element> {
-    /// The maxima, shape `[N, C, OH, OW]`.
-    pub output: Tensor<T>,
-    /// For each output element (in the output's row-major order), the flat index `h·W + w` of
-    /// its maximum within its own input plane `[H, W]` (as PyTorch's `return_indices`).
-    pub argmax: Vec<usize>,
+/// Where each maximum of a [`max_pool2d_with_indices`] came from: for each output element
+/// (in the output's row-major order), the flat index `h·W + w` of its maximum within its own
+/// input plane `[H, W]` (as PyTorch's `return_indices`).
+pub struct PoolIndices {
+    indices: Storage<u32>,
+    input_shape: [usize; 4],
+    output_shape: [usize; 4],
+}
+
+impl PoolIndices {
+    /// The indices, one per output element.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// The shape `[N, C, H, W]` of the pooled input.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The shape `[N, C, OH, OW]` of the pooling's output.
+    pub fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+}
+
+impl fmt::Debug for PoolIndices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolIndices")
+            .field("input_shape", &self.input_shape)
+            .field("output_shape", &self.output_shape)
+            .field("indices", &self.as_slice())
+            .finish()
+    }
 }
 
 /// Max pooling of an NCHW `input` over `params.kernel` windows; padding counts as `-∞`. Ties
@@ -26,122 +61,367 @@ pub struct MaxPool2d<T: Element> {
 /// ```
 /// use strata_tensor::{pool::{max_pool2d, Pool2dParams}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
-/// let r = max_pool2d(&x, &Pool2dParams::new([2, 2]))?;
-/// assert_eq!(r.output.to_vec(), vec![5., 9.]);
-/// assert_eq!(r.argmax, vec![1, 6]);
+/// let y = max_pool2d(&x, &Pool2dParams::new([2, 2]))?;
+/// assert_eq!(y.to_vec(), vec![5., 9.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
 ///
 /// # Errors
 /// An input not of rank 4 or invalid parameters (see [`Pool2dParams::output_size`]).
-pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Result<MaxPool2d<T>> {
+pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Result<Tensor<T>> {
     let g = PoolGeometry::new("max_pool2d", input.shape(), params)?;
     let x = input.contiguous();
-    let x = x.storage();
-    let plane_in = g.h * g.w;
-    let plane_out = g.oh * g.ow;
-    let mut out = buffer::zeroed(numel(&g.output_shape()));
-    let mut argmax = vec![0usize; out.len()];
-    if plane_out > 0 && plane_in > 0 {
-        out.par_chunks_mut(plane_out)
-            .zip(argmax.par_chunks_mut(plane_out))
-            .enumerate()
-            .for_each(|(plane, (out, arg))| {
-                let xp = &x[plane * plane_in..(plane + 1) * plane_in];
-                for y in 0..g.oh {
-                    for xo in 0..g.ow {
-                        let ([r0, r1], [c0, c1]) = g.window(y, xo);
-                        let mut best_i = r0 * g.w + c0;
-                        let mut best = xp[best_i];
-                        'window: for r in r0..r1 {
-                            for c in c0..c1 {
-                                let v = xp[r * g.w + c];
-                                if v > best || v.is_nan() {
-                                    best = v;
-                                    best_i = r * g.w + c;
-                                    if v.is_nan() {
-                                        break 'window;
-                                    }
-                                }
-                            }
-                        }
-                        out[y * g.ow + xo] = best;
-                        arg[y * g.ow + xo] = best_i;
-                    }
-                }
-            });
+    let mut out = buffer::dirty(numel(&g.output_shape()));
+    if g.oh * g.ow > 0 && g.h * g.w > 0 {
+        match g.params.kernel[1] {
+            2 => pool_planes::<T, 2>(&g, x.storage(), &mut out, None),
+            3 => pool_planes::<T, 3>(&g, x.storage(), &mut out, None),
+            _ => pool_planes::<T, 0>(&g, x.storage(), &mut out, None),
+        }
     }
-    Ok(MaxPool2d {
-        output: Tensor::from_contiguous(out, &g.output_shape()),
-        argmax,
-    })
+    Ok(Tensor::from_contiguous(out, &g.output_shape()))
 }
 
-/// The gradient of [`max_pool2d`] with respect to its input: each element of `grad_output`
-/// (`[N, C, OH, OW]`) is added to the input position recorded in `argmax` (indices within each
-/// `[H, W]` plane of `input_shape`, as [`MaxPool2d::argmax`]).
+/// [`max_pool2d`], also returning where each maximum came from (for
+/// [`max_pool2d_backward`]).
 ///
 /// ```
-/// use strata_tensor::{pool::{max_pool2d, max_pool2d_backward, Pool2dParams}, Tensor};
+/// use strata_tensor::{pool::{max_pool2d_with_indices, Pool2dParams}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
-/// let r = max_pool2d(&x, &Pool2dParams::new([2, 2]))?;
+/// let (y, indices) = max_pool2d_with_indices(&x, &Pool2dParams::new([2, 2]))?;
+/// assert_eq!(y.to_vec(), vec![5., 9.]);
+/// assert_eq!(indices.as_slice(), &[1, 6]);
+/// # Ok::<(), strata_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// As [`max_pool2d`]; also input planes of more than `u32::MAX` elements.
+pub fn max_pool2d_with_indices<T: Element>(
+    input: &Tensor<T>,
+    params: &Pool2dParams,
+) -> Result<(Tensor<T>, PoolIndices)> {
+    const OP: &str = "max_pool2d_with_indices";
+    let g = PoolGeometry::new(OP, input.shape(), params)?;
+    if u32::try_from(g.h * g.w).is_err() {
+        return Err(TensorError::invalid(
+            OP,
+            format!(
+                "input planes of {}×{} elements are too large for 32-bit indices",
+                g.h, g.w
+            ),
+        ));
+    }
+    let x = input.contiguous();
+    let len = numel(&g.output_shape());
+    let mut out = buffer::dirty(len);
+    let mut indices = buffer::dirty::<u32>(len);
+    if g.oh * g.ow > 0 && g.h * g.w > 0 {
+        let at = Some(indices.as_mut_slice());
+        match g.params.kernel[1] {
+            2 => pool_planes::<T, 2>(&g, x.storage(), &mut out, at),
+            3 => pool_planes::<T, 3>(&g, x.storage(), &mut out, at),
+            _ => pool_planes::<T, 0>(&g, x.storage(), &mut out, at),
+        }
+    }
+    let indices = PoolIndices {
+        indices: Storage::new(indices),
+        input_shape: g.input_shape(),
+        output_shape: g.output_shape(),
+    };
+    Ok((Tensor::from_contiguous(out, &g.output_shape()), indices))
+}
+
+/// Planes per parallel task: a plane is a few microseconds of work.
+const PLANES_PER_TASK: usize = 16;
+
+/// The parallel loop of the forward kernels over planes, for windows `KW` wide (0: any
+/// width, read from the geometry): the maxima into `out` and, when given, their indices.
+fn pool_planes<T: Element, const KW: usize>(
+    g: &PoolGeometry,
+    x: &[T],
+    out: &mut [T],
+    indices: Option<&mut [u32]>,
+) {
+    let interior = interior_columns(g);
+    let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
+    let planes = out
+        .par_chunks_mut(plane_out)
+        .zip(x.par_chunks(plane_in))
+        .with_min_len(PLANES_PER_TASK);
+    match indices {
+        None => planes.for_each(|(out, xp)| {
+            for (y, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
+                row_max::<T, KW>(g, &interior, xp, y, out_row);
+            }
+        }),
+        Some(indices) => {
+            planes
+                .zip(indices.par_chunks_mut(plane_out))
+                .for_each(|((out, xp), at)| {
+                    let rows = out.chunks_exact_mut(g.ow).zip(at.chunks_exact_mut(g.ow));
+                    for (y, (out_row, at_row)) in rows.enumerate() {
+                        row_argmax::<T, KW>(g, &interior, xp, y, out_row, at_row);
+                    }
+                })
+        }
+    }
+}
+
+/// `v` takes the place of the best value `a` so far when it is larger, or a NaN while `a`
+/// is not: "the first maximum, a NaN wins".
+#[inline(always)]
+fn takes_over<T: Element>(v: T, a: T) -> bool {
+    #[allow(clippy::eq_op)]
+    let (a_is_number, v_is_nan) = (a == a, v != v);
+    // `&` and `|`, not `&&` and `||`: nothing to branch on.
+    a_is_number & ((v > a) | v_is_nan)
+}
+
+/// The window's width: `KW` when it is not 0 (the common widths get their own compiled
+/// copy of the row kernels, with the window loops unrolled), the geometry's otherwise.
+#[inline(always)]
+fn window_width<const KW: usize>(g: &PoolGeometry) -> usize {
+    if KW == 0 {
+        g.params.kernel[1]
+    } else {
+        KW
+    }
+}
+
+/// The output columns whose windows lie wholly inside the input (no clipping): the row
+/// kernels run over them tap by tap; the others go through [`window_max`].
+fn interior_columns(g: &PoolGeometry) -> Range<usize> {
+    let (sw, pl, kw) = (
+        g.params.stride[1],
+        g.params.padding.left,
+        g.params.kernel[1],
+    );
+    let inside = |xo: usize| xo * sw >= pl && xo * sw - pl + kw <= g.w;
+    let lo = (0..g.ow).find(|&xo| inside(xo)).unwrap_or(g.ow);
+    let hi = (lo..g.ow).find(|&xo| !inside(xo)).unwrap_or(g.ow);
+    lo..hi
+}
+
+/// The maxima of output row `y` of one plane `xp` into `out_row`.
+#[inline(always)]
+fn row_max<T: Element, const KW: usize>(
+    g: &PoolGeometry,
+    interior: &Range<usize>,
+    xp: &[T],
+    y: usize,
+    out_row: &mut [T],
+) {
+    for xo in (0..interior.start).chain(interior.end..g.ow) {
+        out_row[xo] = window_max(g, xp, y, xo).0;
+    }
+    if interior.is_empty() {
+        return;
+    }
+    let ([r0, r1], _) = g.window(y, 0);
+    let (sw, kw) = (g.params.stride[1], window_width::<KW>(g));
+    let first_col = interior.start * sw - g.params.padding.left;
+    if KW != 0 && sw == KW {
+        let best = &mut out_row[interior.clone()];
+        tiled_rows::<T, KW>(xp, g.w, first_col, r0..r1, best, None);
+        return;
+    }
+    for (k, xo) in interior.clone().enumerate() {
+        let c = first_col + k * sw;
+        let mut best = xp[r0 * g.w + c];
+        for r in r0..r1 {
+            let row = r * g.w + c;
+            let taps = &xp[row..row + kw];
+            for &v in taps {
+                best = if takes_over(v, best) { v } else { best };
+            }
+        }
+        out_row[xo] = best;
+    }
+}
+
+/// [`row_max`], also writing each maximum's flat index in the plane into `at_row`.
+///
+/// Windows that tile the row go through [`tiled_rows`]. For others the maxima are found
+/// first; then each window is scanned backwards for the first element
+/// equal to its maximum. The compares are independent of each other, so the scan is not
+/// one long chain of dependent selects.
+#[inline(always)]
+fn row_argmax<T: Element, const KW: usize>(
+    g: &PoolGeometry,
+    interior: &Range<usize>,
+    xp: &[T],
+    y: usize,
+    out_row: &mut [T],
+    at_row: &mut [u32],
+) {
+    // The caller checked that plane indices fit in 32 bits.
+    for xo in (0..interior.start).chain(interior.end..g.ow) {
+        let (value, at) = window_max(g, xp, y, xo);
+        (out_row[xo], at_row[xo]) = (value, at as u32);
+    }
+    if interior.is_empty() {
+        return;
+    }
+    let ([r0, r1], _) = g.window(y, 0);
+    let (sw, kw) = (g.params.stride[1], window_width::<KW>(g));
+    let first_col = interior.start * sw - g.params.padding.left;
+    if KW != 0 && sw == KW {
+        let best = &mut out_row[interior.clone()];
+        let at = &mut at_row[interior.clone()];
+        tiled_rows::<T, KW>(xp, g.w, first_col, r0..r1, best, Some(at));
+        return;
+    }
+    row_max::<T, KW>(g, interior, xp, y, out_row);
+    for (k, xo) in interior.clone().enumerate() {
+        let c = first_col + k * sw;
+        let best = out_row[xo];
+        #[allow(clippy::eq_op)]
+        let best_is_nan = best != best;
+        let mut at = r0 * g.w + c;
+        // Last tap first, so that the first match wins.
+        for r in (r0..r1).rev() {
+            let row = r * g.w + c;
+            let taps = &xp[row..row + kw];
+            for j in (0..kw).rev() {
+                let v = taps[j];
+                #[allow(clippy::eq_op)]
+                let hit = (v == best) | ((v != v) & best_is_nan);
+                at = if hit { row + j } else { at };
+            }
+        }
+        // The caller checked that plane indices fit in 32 bits.
+        at_row[xo] = at as u32;
+    }
+}
+
+/// The interior windows of one output row when they tile the input row (stride = width =
+/// `KW`): each input row `r` of the windows is read once, in consecutive `KW`-wide chunks;
+/// each chunk's first maximum is folded into the running `best` (a later row takes over only
+/// when strictly larger, so ties keep row-major order). `first_col` is the first window's
+/// first column; `at`, when given, receives the maxima's flat indices in the plane.
+#[inline(always)]
+fn tiled_rows<T: Element, const KW: usize>(
+    xp: &[T],
+    w: usize,
+    first_col: usize,
+    rows: Range<usize>,
+    best: &mut [T],
+    mut at: Option<&mut [u32]>,
+) {
+    let n = best.len();
+    for r in rows.clone() {
+        let start = r * w + first_col;
+        let chunks = xp[start..start + n * KW].chunks_exact(KW);
+        let first = r == rows.start;
+        match at.as_deref_mut() {
+            None => {
+                for (b, chunk) in best.iter_mut().zip(chunks) {
+                    let v = chunk_max::<T, KW>(chunk).0;
+                    *b = if first | takes_over(v, *b) { v } else { *b };
+                }
+            }
+            Some(at) => {
+                let lanes = best.iter_mut().zip(at.iter_mut());
+                for (k, ((b, a), chunk)) in lanes.zip(chunks).enumerate() {
+                    let (v, j) = chunk_max::<T, KW>(chunk);
+                    let take = first | takes_over(v, *b);
+                    *b = if take { v } else { *b };
+                    // The caller checked that plane indices fit in 32 bits.
+                    *a = if take {
+                        (start + k * KW + j) as u32
+                    } else {
+                        *a
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The first maximum of a `KW`-element chunk (a NaN wins) and its position.
+#[inline(always)]
+fn chunk_max<T: Element, const KW: usize>(chunk: &[T]) -> (T, usize) {
+    let mut best = chunk[0];
+    let mut at = 0;
+    for (j, &v) in chunk.iter().enumerate().take(KW).skip(1) {
+        let take = takes_over(v, best);
+        best = if take { v } else { best };
+        at = if take { j } else { at };
+    }
+    (best, at)
+}
+
+/// The maximum of output `(y, x)`'s window in the plane `xp` and its flat index `h·W + w`:
+/// the first maximum in row-major order, or the first NaN.
+fn window_max<T: Element>(g: &PoolGeometry, xp: &[T], y: usize, x: usize) -> (T, usize) {
+    let ([r0, r1], [c0, c1]) = g.window(y, x);
+    let mut best_i = r0 * g.w + c0;
+    let mut best = xp[best_i];
+    for r in r0..r1 {
+        for (i, &v) in xp.iter().enumerate().take(r * g.w + c1).skip(r * g.w + c0) {
+            if takes_over(v, best) {
+                best = v;
+                best_i = i;
+            }
+        }
+    }
+    (best, best_i)
+}
+
+/// The gradient of max pooling with respect to its input: each element of `grad_output`
+/// (`[N, C, OH, OW]`) is added to the input position recorded in `indices` (gradients of
+/// overlapping windows add up).
+///
+/// ```
+/// use strata_tensor::{pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dParams}, Tensor};
+/// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
+/// let (_, indices) = max_pool2d_with_indices(&x, &Pool2dParams::new([2, 2]))?;
 /// let dy = Tensor::<f32>::from_vec(vec![10., 20.], &[1, 1, 1, 2])?;
-/// let dx = max_pool2d_backward(&dy, &r.argmax, &[1, 1, 2, 4])?;
+/// let dx = max_pool2d_backward(&dy, &indices)?;
 /// assert_eq!(dx.to_vec(), vec![0., 10., 0., 0., 0., 0., 20., 0.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
 ///
 /// # Errors
-/// Shapes that are not NCHW or disagree in N and C, an `argmax` whose length is not the number
-/// of gradient elements, or an index outside the input plane.
+/// A `grad_output` not of the pooling's output shape.
 pub fn max_pool2d_backward<T: Element>(
     grad_output: &Tensor<T>,
-    argmax: &[usize],
-    input_shape: &[usize],
+    indices: &PoolIndices,
 ) -> Result<Tensor<T>> {
-    const OP: &str = "max_pool2d_backward";
-    let gs = grad_output.shape();
-    if input_shape.len() != 4 || gs.len() != 4 || gs[..2] != input_shape[..2] {
+    if grad_output.shape() != indices.output_shape {
         return Err(TensorError::shape(
-            OP,
+            "max_pool2d_backward",
             format!(
-                "grad_output {gs:?} and input shape {input_shape:?} must both be NCHW with the \
-                 same N and C"
+                "grad_output {:?} does not match the pooling's output shape {:?} for input {:?}",
+                grad_output.shape(),
+                indices.output_shape,
+                indices.input_shape
             ),
         ));
     }
-    if argmax.len() != grad_output.numel() {
-        return Err(TensorError::shape(
-            OP,
-            format!(
-                "argmax has {} indices, grad_output {gs:?} has {} elements",
-                argmax.len(),
-                grad_output.numel()
-            ),
-        ));
-    }
-    let plane_in = input_shape[2] * input_shape[3];
-    if let Some(&bad) = argmax.iter().find(|&&i| i >= plane_in) {
-        return Err(TensorError::invalid(
-            OP,
-            format!("argmax index {bad} lies outside the input plane of shape {input_shape:?}"),
-        ));
-    }
+    let [_, _, h, w] = indices.input_shape;
+    let [_, _, oh, ow] = indices.output_shape;
+    let (plane_in, plane_out) = (h * w, oh * ow);
     let dy = grad_output.contiguous();
     let dy = dy.storage();
-    let plane_out = gs[2] * gs[3];
-    let mut dx = buffer::zeroed(numel(input_shape));
+    // Each plane is zeroed just before its gradients are added, while it is in cache.
+    let mut dx = buffer::dirty(numel(&indices.input_shape));
     if plane_in > 0 && plane_out > 0 {
         dx.par_chunks_mut(plane_in)
-            .enumerate()
-            .for_each(|(plane, dxp)| {
-                let range = plane * plane_out..(plane + 1) * plane_out;
-                for (&i, &v) in argmax[range.clone()].iter().zip(&dy[range]) {
-                    dxp[i] = dxp[i] + v;
+            .zip(dy.par_chunks(plane_out))
+            .zip(indices.as_slice().par_chunks(plane_out))
+            .with_min_len(PLANES_PER_TASK)
+            .for_each(|((dxp, dyp), at)| {
+                dxp.fill(T::zero());
+                for (&i, &d) in at.iter().zip(dyp) {
+                    let i = i as usize;
+                    dxp[i] = dxp[i] + d;
                 }
             });
+    } else {
+        dx.fill(T::zero());
     }
-    Ok(Tensor::from_contiguous(dx, input_shape))
+    Ok(Tensor::from_contiguous(dx, &indices.input_shape))
 }
 
 #[cfg(test)]
@@ -163,9 +443,9 @@ mod tests {
         let x = Tensor::<f64>::from_vec(map.concat(), &[1, 1, 4, 4]).unwrap();
         let padded = x.pad(&[(0, 0), (0, 0), (1, 1), (1, 1)], 0.0).unwrap();
         let r = max_pool2d(&padded, &Pool2dParams::new([2, 2])).unwrap();
-        assert_eq!(r.output.shape(), &[1, 1, 3, 3]);
+        assert_eq!(r.shape(), &[1, 1, 3, 3]);
         let expected = [[510., 255., 510.], [255., 0., 255.], [510., 255., 510.]];
-        assert_eq!(r.output.to_vec(), expected.concat());
+        assert_eq!(r.to_vec(), expected.concat());
     }
 
     #[test]
@@ -186,7 +466,7 @@ mod tests {
         let y = y.pad(&[(0, 0), (0, 0), (1, 1), (1, 1)], 0.0).unwrap();
         let r = max_pool2d(&y, &Pool2dParams::new([2, 2])).unwrap();
         assert_eq!(
-            r.output.to_vec(),
+            r.to_vec(),
             vec![510., 255., 510., 255., 0., 255., 510., 255., 510.]
         );
     }
@@ -198,21 +478,28 @@ mod tests {
             .with_stride([1, 1])
             .with_padding(Padding2d::uniform(1));
         let r = max_pool2d(&x, &p).unwrap();
-        assert!(r.output.to_vec().iter().all(|&v| v == -5.0));
-        assert_eq!(r.argmax, vec![0, 0, 1, 0, 0, 1, 2, 2, 3]);
-        let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 3., 2.], &[1, 1, 2, 2]).unwrap();
-        let r = max_pool2d(&x, &Pool2dParams::new([2, 2])).unwrap();
-        assert!(r.output.to_vec()[0].is_nan());
-        assert_eq!(r.argmax, vec![1]);
+        assert!(r.to_vec().iter().all(|&v| v == -5.0));
+        // Windows (3×3 outputs) hit positions 0, 0, 1, 0, 0, 1, 2, 2, 3.
+        let (_, at) = max_pool2d_with_indices(&x, &p).unwrap();
+        assert_eq!(at.as_slice(), &[0, 0, 1, 0, 0, 1, 2, 2, 3]);
+        let dx = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 3, 3]), &at).unwrap();
+        assert_eq!(dx.to_vec(), vec![4., 2., 2., 1.]);
+        let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 3., f32::NAN], &[1, 1, 2, 2]).unwrap();
+        let p = Pool2dParams::new([2, 2]);
+        assert!(max_pool2d(&x, &p).unwrap().to_vec()[0].is_nan());
+        let (_, at) = max_pool2d_with_indices(&x, &p).unwrap();
+        let dx = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 1, 1]), &at).unwrap();
+        assert_eq!(dx.to_vec(), vec![0., 1., 0., 0.]);
     }
 
     #[test]
     fn backward_errors() {
-        let dy = Tensor::<f32>::ones(&[1, 1, 1, 2]);
-        assert!(max_pool2d_backward(&dy, &[0], &[1, 1, 2, 4]).is_err());
-        assert!(max_pool2d_backward(&dy, &[0, 8], &[1, 1, 2, 4]).is_err());
-        assert!(max_pool2d_backward(&dy, &[0, 1], &[1, 2, 2, 4]).is_err());
-        assert!(max_pool2d_backward(&dy, &[0, 1], &[1, 1, 8]).is_err());
+        let p = Pool2dParams::new([2, 2]);
+        let (_, at) = max_pool2d_with_indices(&Tensor::<f32>::ones(&[1, 1, 2, 4]), &p).unwrap();
+        assert!(max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 1, 2]), &at).is_ok());
+        let err = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 2, 1, 2]), &at).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(max_pool2d_with_indices(&Tensor::<f32>::ones(&[1, 1, 8]), &p).is_err());
     }
 
     proptest! {
@@ -222,9 +509,12 @@ mod tests {
             let (x, dy) = case.data(seed);
             let r = max_pool2d(&x, &case.params).unwrap();
             let (out, arg) = reference::max_pool(&x.to_vec(), case.shape(), &case.params);
-            prop_assert_eq!(r.output.to_vec(), out);
-            prop_assert_eq!(&r.argmax, &arg);
-            let dx = max_pool2d_backward(&dy, &r.argmax, &case.shape()).unwrap();
+            prop_assert_eq!(r.to_vec(), out.clone());
+            let (r, at) = max_pool2d_with_indices(&x, &case.params).unwrap();
+            prop_assert_eq!(r.to_vec(), out);
+            let at_usize: Vec<usize> = at.as_slice().iter().map(|&i| i as usize).collect();
+            prop_assert_eq!(&at_usize, &arg);
+            let dx = max_pool2d_backward(&dy, &at).unwrap();
             prop_assert_eq!(dx.to_vec(), reference::max_pool_backward(&dy.to_vec(), &arg, case.shape()));
         }
     }

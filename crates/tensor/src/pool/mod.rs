@@ -1,4 +1,4 @@
-//! Pooling on NCHW batches: max pooling (with the argmax positions its backward pass needs),
+//! Pooling on NCHW batches: max pooling (with the positions of the maxima its backward pass needs),
 //! average pooling and global average pooling, each with its backward kernel.
 //!
 //! Windows are placed as in PyTorch with `ceil_mode=False`: `OH = (H + top + bottom - kh) /
@@ -13,7 +13,7 @@ mod reference;
 
 pub use avg::{avg_pool2d, avg_pool2d_backward};
 pub use global::{global_avg_pool2d, global_avg_pool2d_backward};
-pub use max::{max_pool2d, max_pool2d_backward, MaxPool2d};
+pub use max::{max_pool2d, max_pool2d_backward, max_pool2d_with_indices, PoolIndices};
 
 use crate::conv::Padding2d;
 use crate::error::{Result, TensorError};
