@@ -2,6 +2,8 @@
 //! evaluation with per-class accuracy and a confusion matrix, a picture of the mistakes,
 //! and predictions for image files. `main.rs` parses arguments and calls these.
 
+pub mod bench;
+
 use std::error::Error;
 use std::path::{Path, PathBuf};
 

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mnist::bench::{measure, profile, BenchMode};
 use mnist::{
     dataset_kind, evaluate, load_model, load_split, mnist_model, probabilities, read_digits,
     save_mistakes, train, AppResult, TrainOptions,
 };
 use strata_data::download::{Downloader, RemoteFiles};
 use strata_data::{data_dir, Split};
+use strata_layers::bench::TimingConfig;
 
 #[derive(Parser)]
 #[command(
@@ -117,6 +119,19 @@ enum Command {
     },
     /// Print the course model's summary.
     Summary,
+    /// Throughput on random data (train steps at each batch size, inference at batch 1,000),
+    /// printed as the reference PyTorch and TensorFlow scripts print theirs.
+    Bench {
+        /// Batch sizes of the train steps (comma-separated; none: skip).
+        #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [64, 1000])]
+        train_batches: Vec<usize>,
+        /// Batch sizes of inference (comma-separated; none: skip).
+        #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [1000])]
+        infer_batches: Vec<usize>,
+        /// Also print a per-layer profile of this many train steps at each batch size.
+        #[arg(long, default_value_t = 0)]
+        profile_steps: usize,
+    },
 }
 
 fn execute(command: Command) -> AppResult<()> {
@@ -231,6 +246,26 @@ fn execute(command: Command) -> AppResult<()> {
             }
             for path in files.fetch_all(&Downloader::new(), &dest)? {
                 println!("{}", path.display());
+            }
+        }
+        Command::Bench {
+            train_batches,
+            infer_batches,
+            profile_steps,
+        } => {
+            let timing = TimingConfig::default();
+            let runs = train_batches
+                .iter()
+                .map(|&b| (BenchMode::Train, b))
+                .chain(infer_batches.iter().map(|&b| (BenchMode::Infer, b)));
+            for (mode, batch) in runs {
+                println!("{}", measure(mode, batch, &timing)?.result_line());
+            }
+            if profile_steps > 0 {
+                for &batch in &train_batches {
+                    println!("\nper-layer profile of a train step at batch {batch}:");
+                    println!("{}", profile(batch, 5, profile_steps)?);
+                }
             }
         }
         Command::Summary => println!("{}", mnist_model(0)?.summary()),

@@ -1,6 +1,7 @@
 //! The backward pass: reverse topological order, gradient accumulation.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use strata_tensor::{Element, Tensor};
 
@@ -24,6 +25,50 @@ impl<T: Element> Var<T> {
     /// Backward from an output of any shape, seeded with `grad_output` (of the output's
     /// shape): computes the vector–Jacobian product `grad_outputᵀ·J` for every leaf.
     pub fn backward_with(&self, grad_output: &Tensor<T>) -> Result<GradStore<T>> {
+        self.backward_observed(grad_output, &mut |_, _| {})
+    }
+
+    /// [`backward`](Var::backward), also timing each recorded op's backward rule (with the
+    /// accumulation of its inputs' gradients), in the order they ran: a profile of where
+    /// the backward pass spends its time.
+    ///
+    /// ```
+    /// use strata_autograd::Var;
+    /// use strata_tensor::Tensor;
+    /// let x = Var::parameter(Tensor::<f32>::ones(&[4]));
+    /// let y = x.exp().sum_all()?;
+    /// let (grads, timings) = y.backward_timed()?;
+    /// assert!(grads.get(&x).is_some());
+    /// let ops: Vec<&str> = timings.iter().map(|t| t.op).collect();
+    /// assert_eq!(ops, ["sum_all", "exp"]);
+    /// # Ok::<(), strata_autograd::AutogradError>(())
+    /// ```
+    pub fn backward_timed(&self) -> Result<(GradStore<T>, Vec<NodeTiming>)> {
+        if self.value().numel() != 1 {
+            return Err(AutogradError::NotScalar {
+                shape: self.shape().to_vec(),
+            });
+        }
+        let mut timings = Vec::new();
+        let grads = self.backward_observed(&Tensor::ones(self.shape()), &mut |var, time| {
+            if let Some(op) = var.op_name() {
+                timings.push(NodeTiming {
+                    id: var.id(),
+                    op,
+                    time,
+                });
+            }
+        })?;
+        Ok((grads, timings))
+    }
+
+    /// The backward pass; `observe` receives every visited variable with the time spent on
+    /// it.
+    fn backward_observed(
+        &self,
+        grad_output: &Tensor<T>,
+        observe: &mut dyn FnMut(&Var<T>, Duration),
+    ) -> Result<GradStore<T>> {
         if grad_output.shape() != self.shape() {
             return Err(AutogradError::shape(
                 "backward_with",
@@ -44,6 +89,7 @@ impl<T: Element> Var<T> {
             let Some(grad) = pending.remove(&var.id()) else {
                 continue;
             };
+            let started = Instant::now();
             let inputs = var.inputs();
             let needs: Vec<bool> = inputs.iter().map(Var::requires_grad).collect();
             let Some((op, grads)) = var.run_backward(&grad, &needs) else {
@@ -75,9 +121,22 @@ impl<T: Element> Var<T> {
                     None => pending.insert(input.id(), g),
                 };
             }
+            observe(var, started.elapsed());
         }
         Ok(store)
     }
+}
+
+/// The time one recorded op's backward rule took (see [`Var::backward_timed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeTiming {
+    /// The op's output variable: ids grow in creation order, so a caller that noted the
+    /// ids around a stretch of forward code can attribute backward time to it.
+    pub id: VarId,
+    /// The op's name (as [`Var::op_name`]).
+    pub op: &'static str,
+    /// Wall time of the rule and of accumulating the gradients it returned.
+    pub time: Duration,
 }
 
 /// Every variable `root` depends on through variables that require a gradient, inputs
@@ -113,6 +172,21 @@ mod tests {
         let g = y.backward().unwrap();
         assert_eq!(g.get(&x).unwrap().to_vec(), vec![7.0]);
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn timed_backward_gives_the_same_gradients_and_one_timing_per_op() {
+        let x = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+        let y = x.exp().mul(&x).unwrap().sum_all().unwrap();
+        let (grads, timings) = y.backward_timed().unwrap();
+        assert_eq!(
+            grads.get(&x).unwrap().to_vec(),
+            y.backward().unwrap().get(&x).unwrap().to_vec()
+        );
+        let ops: Vec<&str> = timings.iter().map(|t| t.op).collect();
+        assert_eq!(ops, ["sum_all", "mul", "exp"]);
+        assert!(timings.windows(2).all(|w| w[0].id > w[1].id));
+        assert!(x.exp().backward_timed().is_err());
     }
 
     #[test]

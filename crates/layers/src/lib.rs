@@ -37,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 mod error;
 pub mod init;
 pub mod io;

@@ -1,6 +1,7 @@
 //! `Sequential`: a stack of layers with Keras-style names, shapes and summary.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -247,6 +248,17 @@ impl<T: Element> Sequential<T> {
 
     /// Runs the model on a batch `[N, …input_shape]`.
     pub fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
+        self.forward_observed(input, ctx, &mut |_, _, _| {})
+    }
+
+    /// [`forward`](Sequential::forward), calling `observe` after each layer with its name,
+    /// its output and the time it took (for profiles).
+    pub(crate) fn forward_observed(
+        &self,
+        input: &Var<T>,
+        ctx: &mut ForwardContext,
+        observe: &mut dyn FnMut(&str, &Var<T>, Duration),
+    ) -> Result<Var<T>> {
         if input.shape().get(1..) != Some(self.input_shape()) {
             return Err(LayersError::config(
                 self.name(),
@@ -263,10 +275,12 @@ impl<T: Element> Sequential<T> {
         }
         let mut x = input.clone();
         for layer in &self.layers {
+            let started = Instant::now();
             x = layer
                 .module
                 .forward(&x, ctx)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+            observe(&layer.name, &x, started.elapsed());
         }
         Ok(x)
     }

@@ -5,12 +5,14 @@ mod callbacks;
 mod checkpoint;
 mod history;
 mod model;
+mod profile;
 mod progress;
 mod targets;
 
 pub use callbacks::{Callback, Control, EarlyStopping, EpochHook, ModelCheckpoint, Monitor};
 pub use history::{EpochStats, Evaluation, History};
 pub use model::{EpochSchedule, FitConfig, Model, Validation};
+pub use profile::{LayerTime, StepProfile};
 pub use progress::Verbosity;
 pub use targets::TargetData;
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use strata_autograd::{no_grad, Var};
+use strata_autograd::{no_grad, GradStore, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::callbacks::{Callback, Control};
@@ -168,6 +168,12 @@ impl<T: Element> Model<T> {
             return Ok((loss_value, output.value()));
         }
         let grads = loss.backward()?;
+        self.apply_gradients(&grads)?;
+        Ok((loss_value, output.value()))
+    }
+
+    /// One optimiser step on the network's parameters with their gradients in `grads`.
+    pub(crate) fn apply_gradients(&mut self, grads: &GradStore<T>) -> Result<()> {
         let params = self.network.parameters();
         let mut updates: Vec<(&Var<T>, ParamGrad<'_, T>)> = Vec::with_capacity(params.len());
         let values: Vec<Tensor<T>> = params.iter().map(|(_, v)| v.value()).collect();
@@ -181,7 +187,7 @@ impl<T: Element> Model<T> {
         for ((var, _), value) in updates.iter().zip(new_values) {
             var.set_value(value)?;
         }
-        Ok((loss_value, output.value()))
+        Ok(())
     }
 
     /// Trains on `x` (`[N, …input shape]`) and `y`, as Keras's `model.fit`: returns the
