@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{col2im, im2col, Tiles};
+use super::im2col::{col2im, im2col, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -63,78 +63,95 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
     let taps = g.kh * g.kw;
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
-    let blocks = g.cin_g.div_ceil(INPUT_CHANNEL_BLOCK);
-    let block_tiles = Tiles::new::<T>(g, INPUT_CHANNEL_BLOCK.min(g.cin_g) * taps);
+    let channel_blocks = g.cin_g.div_ceil(INPUT_CHANNEL_BLOCK);
     let pointwise = g.is_pointwise();
+    let blocks = Blocks::new::<T>(g, INPUT_CHANNEL_BLOCK.min(g.cin_g) * taps, !pointwise);
+    let tiles = blocks.tiles.count;
+    // The tiles of one image add into overlapping input rows: one task takes them all.
+    let image_groups = blocks.count() / tiles;
     let dx_ptr = SharedMut(dx.as_mut_ptr());
-    (0..g.n * g.groups * blocks)
+    (0..image_groups * g.groups * channel_blocks)
         .into_par_iter()
         .for_each(|task| {
-            let (ng, b) = (task / blocks, task % blocks);
-            let (n, grp) = (ng / g.groups, ng % g.groups);
-            let c0 = b * INPUT_CHANNEL_BLOCK;
+            let (ig, rest) = (
+                task / (g.groups * channel_blocks),
+                task % (g.groups * channel_blocks),
+            );
+            let (grp, cb) = (rest / channel_blocks, rest % channel_blocks);
+            let c0 = cb * INPUT_CHANNEL_BLOCK;
             let channels = INPUT_CHANNEL_BLOCK.min(g.cin_g - c0);
-            let first_channel = n * g.c_in + grp * g.cin_g + c0;
-            // SAFETY: the planes of `channels` input channels starting at `first_channel` lie
-            // inside `dx` and belong to this task only.
-            let dxb = unsafe {
-                std::slice::from_raw_parts_mut(
-                    dx_ptr.get().add(first_channel * plane_in),
-                    channels * plane_in,
-                )
+            // The planes of this task's channels in image `n`.
+            let dx_planes = |n: usize| {
+                let first_channel = n * g.c_in + grp * g.cin_g + c0;
+                // SAFETY: the planes of `channels` input channels starting at
+                // `first_channel` lie inside `dx` and belong to this task only.
+                unsafe {
+                    std::slice::from_raw_parts_mut(
+                        dx_ptr.get().add(first_channel * plane_in),
+                        channels * plane_in,
+                    )
+                }
             };
             // A[r, o] = weight[grp·cout_g + o, c0 + r / taps, tap r % taps]: the transposed
             // weight rows of this channel block.
             let a = w[grp * g.cout_g * k + c0 * taps..].as_ptr();
-            let dy0 = (n * g.c_out + grp * g.cout_g) * plane_out;
-            for t in 0..block_tiles.count {
-                let (oh0, rows) = block_tiles.range(t);
+            let dy_at = |n: usize, o: usize| (n * g.c_out + grp * g.cout_g + o) * plane_out;
+            for t in 0..tiles {
+                let Block {
+                    n0,
+                    images,
+                    oh0,
+                    rows,
+                } = blocks.block(ig * tiles + t);
                 let p = rows * g.ow;
-                let bptr = dy[dy0 + oh0 * g.ow..].as_ptr();
-                if pointwise {
-                    // SAFETY: A is [channels, cout_g] with strides (1, k), B = dY rows
-                    // [cout_g, p] with row stride OH·OW, C = the same pixels of the block's
-                    // planes (row stride H·W = OH·OW), inside `dxb`.
+                let p_all = images * p;
+                let rows_c = channels * taps;
+                // C ← Aᵀ-rows · B for B = dY [cout_g, p_all] with row stride `rsb`.
+                let multiply = |b: *const T, rsb: usize, c: *mut T, rsc: usize, m: usize| {
+                    // SAFETY: A is [m, cout_g] with strides (1, k) inside `w`, B is inside
+                    // `dy` or the gathered scratch, C is this task's own block of `dx` or
+                    // the column buffer.
                     unsafe {
-                        gemm(
+                        gemm(m, g.cout_g, p_all, a, 1, k, b, rsb, 1, T::zero(), c, rsc);
+                    }
+                };
+                if pointwise {
+                    let c = dx_planes(n0)[oh0 * g.w..].as_mut_ptr();
+                    multiply(
+                        dy[dy_at(n0, 0) + oh0 * g.ow..].as_ptr(),
+                        plane_out,
+                        c,
+                        plane_in,
+                        channels,
+                    );
+                    continue;
+                }
+                with_scratch(rows_c * p_all, |col: &mut [T]| {
+                    if images == 1 {
+                        let b = dy[dy_at(n0, 0) + oh0 * g.ow..].as_ptr();
+                        multiply(b, plane_out, col.as_mut_ptr(), p_all, rows_c);
+                    } else {
+                        with_scratch(g.cout_g * p_all, |b: &mut [T]| {
+                            for o in 0..g.cout_g {
+                                for i in 0..images {
+                                    b[o * p_all + i * p..][..p]
+                                        .copy_from_slice(&dy[dy_at(n0 + i, o)..][..p]);
+                                }
+                            }
+                            multiply(b.as_ptr(), p_all, col.as_mut_ptr(), p_all, rows_c);
+                        });
+                    }
+                    for i in 0..images {
+                        col2im(
+                            g,
+                            &col[i * p..],
+                            p_all,
                             channels,
-                            g.cout_g,
-                            p,
-                            a,
-                            1,
-                            k,
-                            bptr,
-                            plane_out,
-                            1,
-                            T::zero(),
-                            dxb[oh0 * g.w..].as_mut_ptr(),
-                            plane_in,
+                            (oh0, rows),
+                            dx_planes(n0 + i),
                         );
                     }
-                } else {
-                    let rows_c = channels * taps;
-                    with_scratch(rows_c * p, |col: &mut [T]| {
-                        // SAFETY: A is [rows_c, cout_g] with strides (1, k) inside `w`, B is
-                        // [cout_g, p] inside `dy`, C is the [rows_c, p] buffer `col`.
-                        unsafe {
-                            gemm(
-                                rows_c,
-                                g.cout_g,
-                                p,
-                                a,
-                                1,
-                                k,
-                                bptr,
-                                plane_out,
-                                1,
-                                T::zero(),
-                                col.as_mut_ptr(),
-                                p,
-                            );
-                        }
-                        col2im(g, col, channels, oh0, rows, dxb);
-                    });
-                }
+                });
             }
         });
 }
@@ -177,8 +194,9 @@ pub fn conv2d_backward_weight<T: Element>(
 fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     let k = g.col_rows();
     let size = g.c_out * k;
-    let tiles = Tiles::new::<T>(g, k);
-    let items = g.n * tiles.count;
+    let pointwise = g.is_pointwise();
+    let blocks = Blocks::new::<T>(g, k, !pointwise);
+    let items = blocks.count();
     if size == 0 || items == 0 || g.oh * g.ow == 0 {
         return vec![T::zero(); size];
     }
@@ -186,7 +204,6 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     let chunks = items.min(MAX_WEIGHT_PARTIALS).min(by_memory);
     let per_chunk = items.div_ceil(chunks);
     let chunks = items.div_ceil(per_chunk);
-    let pointwise = g.is_pointwise();
     let image_in = g.c_in * g.h * g.w;
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
@@ -195,43 +212,67 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         .map(|chunk| {
             let mut acc = vec![T::zero(); size];
             for item in chunk * per_chunk..((chunk + 1) * per_chunk).min(items) {
-                let (n, t) = (item / tiles.count, item % tiles.count);
-                let (oh0, rows) = tiles.range(t);
+                let Block {
+                    n0,
+                    images,
+                    oh0,
+                    rows,
+                } = blocks.block(item);
                 let p = rows * g.ow;
+                let p_all = images * p;
                 for grp in 0..g.groups {
-                    let xg = &x[n * image_in + grp * g.cin_g * plane_in..][..g.cin_g * plane_in];
-                    let a = dy[(n * g.c_out + grp * g.cout_g) * plane_out + oh0 * g.ow..].as_ptr();
+                    let xg = |n: usize| {
+                        &x[n * image_in + grp * g.cin_g * plane_in..][..g.cin_g * plane_in]
+                    };
+                    // Row `o` of this group's output gradient in image `n`, this block's pixels.
+                    let dy_at = |n: usize, o: usize| {
+                        (n * g.c_out + grp * g.cout_g + o) * plane_out + oh0 * g.ow
+                    };
                     let acc_g = acc[grp * g.cout_g * k..].as_mut_ptr();
-                    // B = colᵀ: [p, k] with strides (1, `csb`).
-                    let multiply = |b: *const T, csb: usize| {
-                        // SAFETY: A = dY rows [cout_g, p] (row stride OH·OW) inside `dy`, B
-                        // inside `xg` or the column buffer, C = this group's [cout_g, k]
-                        // block of the task's own accumulator.
+                    // A = dY [cout_g, p_all] with row stride `rsa`; B = colᵀ: [p_all, k]
+                    // with strides (1, `csb`).
+                    let multiply = |a: *const T, rsa: usize, b: *const T, csb: usize| {
+                        // SAFETY: A inside `dy` or the gathered scratch, B inside `x` or the
+                        // column buffer, C = this group's [cout_g, k] block of the task's
+                        // own accumulator.
                         unsafe {
-                            gemm(
-                                g.cout_g,
-                                p,
-                                k,
-                                a,
-                                plane_out,
-                                1,
-                                b,
-                                1,
-                                csb,
-                                T::one(),
-                                acc_g,
-                                k,
-                            );
+                            gemm(g.cout_g, p_all, k, a, rsa, 1, b, 1, csb, T::one(), acc_g, k);
                         }
                     };
                     if pointwise {
-                        multiply(xg[oh0 * g.w..].as_ptr(), plane_in);
-                    } else {
-                        with_scratch(k * p, |col: &mut [T]| {
-                            im2col(g, xg, g.cin_g, oh0, rows, col);
-                            multiply(col.as_ptr(), p);
-                        });
+                        multiply(
+                            dy[dy_at(n0, 0)..].as_ptr(),
+                            plane_out,
+                            xg(n0)[oh0 * g.w..].as_ptr(),
+                            plane_in,
+                        );
+                        continue;
                     }
+                    with_scratch(k * p_all, |col: &mut [T]| {
+                        for i in 0..images {
+                            im2col(
+                                g,
+                                xg(n0 + i),
+                                g.cin_g,
+                                (oh0, rows),
+                                &mut col[i * p..],
+                                p_all,
+                            );
+                        }
+                        if images == 1 {
+                            multiply(dy[dy_at(n0, 0)..].as_ptr(), plane_out, col.as_ptr(), p_all);
+                            return;
+                        }
+                        with_scratch(g.cout_g * p_all, |a: &mut [T]| {
+                            for o in 0..g.cout_g {
+                                for i in 0..images {
+                                    a[o * p_all + i * p..][..p]
+                                        .copy_from_slice(&dy[dy_at(n0 + i, o)..][..p]);
+                                }
+                            }
+                            multiply(a.as_ptr(), p_all, col.as_ptr(), p_all);
+                        });
+                    });
                 }
             }
             acc

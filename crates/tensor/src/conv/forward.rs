@@ -1,10 +1,10 @@
-//! The forward pass of a 2-D convolution: im2col over tiles of output rows + GEMM.
+//! The forward pass of a 2-D convolution: im2col over blocks of images or output rows + GEMM.
 
 use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{im2col, Tiles};
+use super::im2col::{im2col, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -66,48 +66,53 @@ pub fn conv2d<T: Element>(
         buffer::zeroed(len)
     };
     if !out.is_empty() {
-        forward_into(&g, x.storage(), w.storage(), &mut out);
-        if let Some(b) = bias {
-            let b = b.to_vec();
-            out.par_chunks_mut(g.oh * g.ow)
-                .enumerate()
-                .for_each(|(i, plane)| {
-                    let bias = b[i % g.c_out];
-                    plane.iter_mut().for_each(|v| *v = *v + bias);
-                });
-        }
+        let bias = bias.map(Tensor::to_vec);
+        forward_into(&g, x.storage(), w.storage(), bias.as_deref(), &mut out);
     }
     Ok(Tensor::from_contiguous(out, &g.output_shape()))
 }
 
-/// Writes the convolution of contiguous `x` and `w` into `out` (`[N, O, OH, OW]`, non-empty).
-fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], out: &mut [T]) {
+/// Writes the convolution of contiguous `x` and `w`, plus `bias`, into `out` (`[N, O, OH,
+/// OW]`, non-empty).
+///
+/// Each block (see [`Blocks`]) is one GEMM `W·col` over the column matrices of its images
+/// side by side. A block of one image (or tile) is multiplied straight into the output; a
+/// block of several goes through a scratch matrix, copied out image by image. The bias is
+/// added to each block's output while it is in cache.
+fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>, out: &mut [T]) {
     let k = g.col_rows();
     let pointwise = g.is_pointwise();
-    let tiles = Tiles::new::<T>(g, k);
+    let blocks = Blocks::new::<T>(g, k, !pointwise);
+    let group_in = g.cin_g * g.h * g.w;
     let image_in = g.c_in * g.h * g.w;
     let image_out = g.c_out * g.oh * g.ow;
     let plane_out = g.oh * g.ow;
     let out_ptr = SharedMut(out.as_mut_ptr());
-    (0..g.n * tiles.count).into_par_iter().for_each(|task| {
-        let (n, t) = (task / tiles.count, task % tiles.count);
-        let (oh0, rows) = tiles.range(t);
+    (0..blocks.count()).into_par_iter().for_each(|b| {
+        let Block {
+            n0,
+            images,
+            oh0,
+            rows,
+        } = blocks.block(b);
         let p = rows * g.ow;
-        let xn = &x[n * image_in..(n + 1) * image_in];
+        let p_all = images * p;
         for grp in 0..g.groups {
-            let xg = &xn[grp * g.cin_g * g.h * g.w..(grp + 1) * g.cin_g * g.h * g.w];
             let wg = &w[grp * g.cout_g * k..(grp + 1) * g.cout_g * k];
-            let c_off = n * image_out + grp * g.cout_g * plane_out + oh0 * g.ow;
-            let multiply = |b: *const T, rsb: usize| {
-                // SAFETY: `wg` is [cout_g, k] row-major; `b` addresses k rows of p values
-                // with row stride `rsb` inside `xg` or the column buffer; the output block
-                // (cout_g rows of p values, row stride OH·OW, starting at row oh0 of image
-                // n and group grp) lies inside `out` and is written by this task only.
+            let xg = |n: usize| &x[n * image_in + grp * group_in..][..group_in];
+            // Where row `o` of this block's group in image `n` starts in `out`.
+            let out_at =
+                |n: usize, o: usize| n * image_out + (grp * g.cout_g + o) * plane_out + oh0 * g.ow;
+            let multiply = |b: *const T, rsb: usize, c: *mut T, rsc: usize| {
+                // SAFETY: `wg` is [cout_g, k] row-major; `b` addresses k rows of p_all
+                // values with row stride `rsb` inside `x` or the column buffer; `c` is
+                // either this block's own rows of `out` (images == 1, row stride OH·OW) or
+                // a scratch matrix [cout_g, p_all].
                 unsafe {
                     gemm(
                         g.cout_g,
                         k,
-                        p,
+                        p_all,
                         wg.as_ptr(),
                         k,
                         1,
@@ -115,21 +120,62 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], out: &mut [T]) {
                         rsb,
                         1,
                         T::zero(),
-                        out_ptr.get().add(c_off),
-                        plane_out,
+                        c,
+                        rsc,
                     );
                 }
             };
-            // The column matrix [k, p] of this tile: the input itself for a 1×1
-            // convolution (row stride H·W), else an im2col buffer (row stride p).
+            // Row `o` of image `n` of this block's output: written by this task only.
+            let out_row = |n: usize, o: usize| {
+                // SAFETY: the p values at `out_at(n, o)` lie inside `out` and belong to
+                // this block and group alone.
+                unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(out_at(n, o)), p) }
+            };
+            let add_bias = |n: usize| {
+                if let Some(bias) = bias {
+                    for o in 0..g.cout_g {
+                        let b = bias[grp * g.cout_g + o];
+                        out_row(n, o).iter_mut().for_each(|v| *v = *v + b);
+                    }
+                }
+            };
             if pointwise {
-                multiply(xg[oh0 * g.w..].as_ptr(), g.h * g.w);
-            } else {
-                with_scratch(k * p, |col: &mut [T]| {
-                    im2col(g, xg, g.cin_g, oh0, rows, col);
-                    multiply(col.as_ptr(), p);
-                });
+                // The column matrix is the input itself (row stride H·W); one image per block.
+                let c = out_ptr.get().wrapping_add(out_at(n0, 0));
+                multiply(xg(n0)[oh0 * g.w..].as_ptr(), g.h * g.w, c, plane_out);
+                add_bias(n0);
+                continue;
             }
+            with_scratch(k * p_all, |col: &mut [T]| {
+                for i in 0..images {
+                    im2col(
+                        g,
+                        xg(n0 + i),
+                        g.cin_g,
+                        (oh0, rows),
+                        &mut col[i * p..],
+                        p_all,
+                    );
+                }
+                if images == 1 {
+                    let c = out_ptr.get().wrapping_add(out_at(n0, 0));
+                    multiply(col.as_ptr(), p_all, c, plane_out);
+                    add_bias(n0);
+                    return;
+                }
+                with_scratch(g.cout_g * p_all, |c: &mut [T]| {
+                    multiply(col.as_ptr(), p_all, c.as_mut_ptr(), p_all);
+                    for i in 0..images {
+                        for o in 0..g.cout_g {
+                            let b = bias.map_or(T::zero(), |bias| bias[grp * g.cout_g + o]);
+                            let src = &c[o * p_all + i * p..][..p];
+                            for (d, &s) in out_row(n0 + i, o).iter_mut().zip(src) {
+                                *d = s + b;
+                            }
+                        }
+                    }
+                });
+            });
         }
     });
 }

@@ -33,6 +33,76 @@ pub fn im2col_tile_rows(col_rows: usize, out_h: usize, out_w: usize, elem_bytes:
     out_h.max(1).div_ceil(tiles)
 }
 
+/// Images with fewer output pixels than this are grouped into blocks: a GEMM with fewer
+/// columns than the micro-kernel's 64-wide tile wastes most of it (the MNIST model's last
+/// convolution has 9 output pixels per image). Larger images are not: gathering their
+/// gradients and copying their outputs cost more than the GEMM gains (measured on the
+/// MNIST model's 11×11 layer).
+const GROUP_BELOW_PIXELS: usize = 64;
+
+/// The units of work of the convolution kernels: several whole images when images are
+/// small (see [`GROUP_BELOW_PIXELS`]), else tiles of output rows of one image. Both depend
+/// only on the shapes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Blocks {
+    /// Images per block (the last block may have fewer); 1 when images are tiled.
+    pub images: usize,
+    /// The row tiles of one image (a single tile when blocks hold whole images).
+    pub tiles: Tiles,
+    n: usize,
+}
+
+/// One block: images `n0..n0 + images`, output rows `oh0..oh0 + rows` of each.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Block {
+    pub n0: usize,
+    pub images: usize,
+    pub oh0: usize,
+    pub rows: usize,
+}
+
+impl Blocks {
+    /// Blocks whose column matrices (`col_rows` rows) fit [`COL_BUFFER_BYTES`]; images
+    /// are grouped only when `group_images` (kernels that cannot gather images pass false),
+    /// and then so that the column matrix and the block's `[cout_g, pixels]` output (or
+    /// output gradient) fit together.
+    pub fn new<T: Element>(g: &Geometry, col_rows: usize, group_images: bool) -> Self {
+        let tiles = Tiles::new::<T>(g, col_rows);
+        let per_image =
+            (col_rows + g.cout_g).max(1) * (g.oh * g.ow).max(1) * std::mem::size_of::<T>();
+        let pixels = g.oh * g.ow;
+        let images = if group_images && tiles.count == 1 && pixels < GROUP_BELOW_PIXELS && g.n > 0 {
+            let most = (COL_BUFFER_BYTES / per_image).clamp(1, g.n);
+            g.n.div_ceil(g.n.div_ceil(most))
+        } else {
+            1
+        };
+        Self {
+            images,
+            tiles,
+            n: g.n,
+        }
+    }
+
+    /// The number of blocks.
+    pub fn count(&self) -> usize {
+        self.n.div_ceil(self.images) * self.tiles.count
+    }
+
+    /// Block `b`.
+    pub fn block(&self, b: usize) -> Block {
+        let (group, t) = (b / self.tiles.count, b % self.tiles.count);
+        let n0 = group * self.images;
+        let (oh0, rows) = self.tiles.range(t);
+        Block {
+            n0,
+            images: self.images.min(self.n - n0),
+            oh0,
+            rows,
+        }
+    }
+}
+
 /// The tiles of output rows of one image: `count` tiles of `rows` rows (the last may be
 /// shorter).
 #[derive(Debug, Clone, Copy)]
@@ -86,15 +156,16 @@ pub(super) fn valid_range(
     (lo.min(hi), hi)
 }
 
-/// Fills `col` (`channels·kh·kw` rows of `rows·ow` values, row-major) with the input
-/// windows of output rows `oh0..oh0 + rows`; `x` holds `channels` input planes of `h×w`.
+/// Fills `col` (`channels·kh·kw` rows of `rows·ow` values, one row every `ld` elements)
+/// with the input windows of output rows `oh0..oh0 + rows`; `x` holds `channels` input
+/// planes of `h×w`.
 pub(super) fn im2col<T: Element>(
     g: &Geometry,
     x: &[T],
     channels: usize,
-    oh0: usize,
-    rows: usize,
+    (oh0, rows): (usize, usize),
     col: &mut [T],
+    ld: usize,
 ) {
     let plane = g.h * g.w;
     let p = rows * g.ow;
@@ -106,7 +177,7 @@ pub(super) fn im2col<T: Element>(
             for kj in 0..g.kw {
                 let (lo, hi) = valid_range(g.ow, g.sw, kj * g.dw, g.pl, g.w);
                 let row = (c * g.kh + ki) * g.kw + kj;
-                let dst = &mut col[row * p..(row + 1) * p];
+                let dst = &mut col[row * ld..row * ld + p];
                 for (r, drow) in dst.chunks_exact_mut(g.ow).enumerate() {
                     let oh = oh0 + r;
                     if oh < r_lo || oh >= r_hi || lo >= hi {
@@ -115,8 +186,8 @@ pub(super) fn im2col<T: Element>(
                     }
                     let ih = oh * g.sh + ki * g.dh - g.pt;
                     let src = &xc[ih * g.w..(ih + 1) * g.w];
-                    drow[..lo].fill(zero);
-                    drow[hi..].fill(zero);
+                    drow[..lo].iter_mut().for_each(|d| *d = zero);
+                    drow[hi..].iter_mut().for_each(|d| *d = zero);
                     let iw0 = lo * g.sw + kj * g.dw - g.pl;
                     if g.sw == 1 {
                         drow[lo..hi].copy_from_slice(&src[iw0..iw0 + (hi - lo)]);
@@ -131,14 +202,14 @@ pub(super) fn im2col<T: Element>(
     }
 }
 
-/// Adds `col` (laid out as [`im2col`] writes it) back into the `channels` input planes `dx`:
-/// the adjoint of [`im2col`].
+/// Adds `col` (laid out as [`im2col`] writes it, rows `ld` apart) back into the `channels`
+/// input planes `dx`: the adjoint of [`im2col`].
 pub(super) fn col2im<T: Element>(
     g: &Geometry,
     col: &[T],
+    ld: usize,
     channels: usize,
-    oh0: usize,
-    rows: usize,
+    (oh0, rows): (usize, usize),
     dx: &mut [T],
 ) {
     let plane = g.h * g.w;
@@ -153,7 +224,7 @@ pub(super) fn col2im<T: Element>(
                     continue;
                 }
                 let row = (c * g.kh + ki) * g.kw + kj;
-                let src = &col[row * p..(row + 1) * p];
+                let src = &col[row * ld..row * ld + p];
                 for (r, srow) in src.chunks_exact(g.ow).enumerate() {
                     let oh = oh0 + r;
                     if oh < r_lo || oh >= r_hi {
