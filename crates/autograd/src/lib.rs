@@ -77,6 +77,7 @@
 //! | `dropout` | `ops/dropout.rs` | `dropout_gradient` (seeded mask) |
 //! | `matmul` (batched, broadcasting, 1-D operands) | `ops/matmul.rs` | `matmul_gradient` (all four `torch.matmul` cases, broadcast batches) |
 //! | `conv2d` (input, weight, bias) | `ops/conv.rs` | `conv2d_gradient` (random stride 1–2, padding 0–2 per side, dilation 1–2, groups 1–3, with and without bias) |
+//! | `conv2d_relu` (convolution and relu fused) | `ops/conv.rs` | `conv2d_relu_gradient` (as `conv2d_gradient`, cases whose pre-activations are all clear of the kink); `conv2d_relu_is_conv2d_then_relu_to_the_bit` |
 //! | `max_pool2d`, `avg_pool2d`, `global_avg_pool2d` | `ops/pool.rs` | `max_pool2d_gradient` (distinct values), `avg_pool2d_gradient` (both divisor rules), both over random kernel 1–3, stride 1–3, padding below the kernel; `global_avg_pool2d_gradient` |
 //! | `pad` | `ops/pad.rs` | `pad_gradient` |
 //! | custom ops ([`CustomOp`]) | `custom.rs` | doctest of [`CustomOp`] |

@@ -2,7 +2,8 @@
 //! [`Conv2dParams`]: stride, padding per side, dilation, groups.
 
 use strata_tensor::conv::{
-    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
+    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_relu,
+    Conv2dParams,
 };
 use strata_tensor::Element;
 
@@ -23,13 +24,56 @@ impl<T: Element> Var<T> {
         bias: Option<&Var<T>>,
         params: &Conv2dParams,
     ) -> Result<Var<T>> {
+        self.convolve("conv2d", weight, bias, params, false)
+    }
+
+    /// [`conv2d`](Var::conv2d) followed by relu, in one op: the activation is applied while
+    /// the convolution's output is in cache, and no pre-activation tensor is kept (the
+    /// relu's mask is read from the output). The same values and gradients as
+    /// `x.conv2d(w, b, p)?.relu()`.
+    ///
+    /// ∂: g·[y > 0], then as [`conv2d`](Var::conv2d).
+    pub fn conv2d_relu(
+        &self,
+        weight: &Var<T>,
+        bias: Option<&Var<T>>,
+        params: &Conv2dParams,
+    ) -> Result<Var<T>> {
+        self.convolve("conv2d_relu", weight, bias, params, true)
+    }
+
+    fn convolve(
+        &self,
+        op: &'static str,
+        weight: &Var<T>,
+        bias: Option<&Var<T>>,
+        params: &Conv2dParams,
+        relu: bool,
+    ) -> Result<Var<T>> {
         let (x, w) = (self.value(), weight.value());
         let b = bias.map(Var::value);
-        let out = conv2d(&x, &w, b.as_ref(), params)?;
+        let out = if relu {
+            conv2d_relu(&x, &w, b.as_ref(), params)?
+        } else {
+            conv2d(&x, &w, b.as_ref(), params)?
+        };
+        // The relu's mask comes from the output (y > 0 exactly where the pre-activation is).
+        let y = relu.then(|| out.clone());
         let params = *params;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Ok(Var::record("conv2d", out, &inputs, move |g, needs| {
+        Ok(Var::record(op, out, &inputs, move |g, needs| {
+            let masked;
+            let g = match &y {
+                Some(y) => {
+                    // The same products as relu's own backward pass, so the same bits.
+                    masked = g.zip_map(y, "conv2d_relu_backward", |g, y| {
+                        g * if y > T::zero() { T::one() } else { T::zero() }
+                    })?;
+                    &masked
+                }
+                None => g,
+            };
             let mut grads = vec![
                 needs[0]
                     .then(|| conv2d_backward_input(g, &w, x.shape(), &params))
@@ -68,6 +112,49 @@ mod tests {
                 |v| v[0].conv2d(&v[1], v.get(2), &case.params),
                 &inputs, EPS, Tolerance::default())?;
             prop_assert!(r.passed(), "{:?}: {}", case.params, r);
+        }
+
+        #[test]
+        fn conv2d_relu_gradient(case in conv2d_case()) {
+            let mut inputs = vec![case.input, case.weight];
+            inputs.extend(case.bias);
+            let vars: Vec<Var<f64>> = inputs.iter().cloned().map(Var::constant).collect();
+            let pre = vars[0].conv2d(&vars[1], vars.get(2), &case.params)?.value();
+            // Central differences are meaningless at relu's kink: keep cases whose
+            // pre-activations are all clear of zero.
+            prop_assume!(pre.to_vec().iter().all(|v| v.abs() > 1e-3));
+            let r = check_gradients(
+                |v| v[0].conv2d_relu(&v[1], v.get(2), &case.params),
+                &inputs, EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{:?}: {}", case.params, r);
+        }
+    }
+
+    #[test]
+    fn conv2d_relu_is_conv2d_then_relu_to_the_bit() {
+        let x = Var::parameter(
+            Tensor::<f32>::from_vec(
+                (0..50).map(|v| (v as f32 * 0.37).sin()).collect(),
+                &[2, 1, 5, 5],
+            )
+            .unwrap(),
+        );
+        let w = Var::parameter(
+            Tensor::<f32>::from_vec(
+                (0..18).map(|v| (v as f32 * 0.71).cos()).collect(),
+                &[2, 1, 3, 3],
+            )
+            .unwrap(),
+        );
+        let b = Var::parameter(Tensor::<f32>::from_vec(vec![0.1, -0.2], &[2]).unwrap());
+        let p = Conv2dParams::default();
+        let fused = x.conv2d_relu(&w, Some(&b), &p).unwrap();
+        let plain = x.conv2d(&w, Some(&b), &p).unwrap().relu();
+        assert_eq!(fused.value().to_vec(), plain.value().to_vec());
+        let gf = fused.sum_all().unwrap().backward().unwrap();
+        let gp = plain.sum_all().unwrap().backward().unwrap();
+        for v in [&x, &w, &b] {
+            assert_eq!(gf.get(v).unwrap().to_vec(), gp.get(v).unwrap().to_vec());
         }
     }
 

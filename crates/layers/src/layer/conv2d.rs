@@ -185,6 +185,10 @@ impl<T: Element> Module<T> for Conv2dLayer<T> {
             ));
         };
         let params = self.config.params([h, w])?;
+        if self.config.activation == Activation::Relu {
+            // Fused: relu applied while the output is in cache, no pre-activation kept.
+            return Ok(input.conv2d_relu(&self.weight, self.bias.as_ref(), &params)?);
+        }
         let out = input.conv2d(&self.weight, self.bias.as_ref(), &params)?;
         self.config.activation.apply(&out)
     }

@@ -40,12 +40,49 @@ pub fn conv2d<T: Element>(
     bias: Option<&Tensor<T>>,
     params: &Conv2dParams,
 ) -> Result<Tensor<T>> {
-    const OP: &str = "conv2d";
-    let g = Geometry::new(OP, input.shape(), weight.shape(), params)?;
+    convolve("conv2d", input, weight, bias, params, false)
+}
+
+/// [`conv2d`] followed by relu (`max(x, 0)`, as [`Tensor::relu`]), applied while each block
+/// of the output is in cache: the same values as `conv2d(..)?.relu()` without a second pass
+/// over the output.
+///
+/// ```
+/// use strata_tensor::{conv::{conv2d, conv2d_relu, Conv2dParams}, Tensor};
+/// let x = Tensor::<f32>::from_vec((0..9).map(|v| v as f32).collect(), &[1, 1, 3, 3])?;
+/// let w = Tensor::<f32>::from_vec(vec![1., 0., 0., -1.], &[2, 1, 1, 2])?;
+/// let p = Conv2dParams::default();
+/// let y = conv2d_relu(&x, &w, None, &p)?;
+/// assert_eq!(y.to_vec(), conv2d(&x, &w, None, &p)?.relu().to_vec());
+/// assert_eq!(y.to_vec(), vec![0., 1., 3., 4., 6., 7., 0., 0., 0., 0., 0., 0.]);
+/// # Ok::<(), strata_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// As [`conv2d`].
+pub fn conv2d_relu<T: Element>(
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    params: &Conv2dParams,
+) -> Result<Tensor<T>> {
+    convolve("conv2d_relu", input, weight, bias, params, true)
+}
+
+/// [`conv2d`], with relu applied to the output when `relu`.
+fn convolve<T: Element>(
+    op: &'static str,
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    params: &Conv2dParams,
+    relu: bool,
+) -> Result<Tensor<T>> {
+    let g = Geometry::new(op, input.shape(), weight.shape(), params)?;
     if let Some(b) = bias {
         if b.shape() != [g.c_out] {
             return Err(TensorError::shape(
-                OP,
+                op,
                 format!(
                     "bias {:?} must have shape [{}] for weight {:?}",
                     b.shape(),
@@ -67,19 +104,64 @@ pub fn conv2d<T: Element>(
     };
     if !out.is_empty() {
         let bias = bias.map(Tensor::to_vec);
-        forward_into(&g, x.storage(), w.storage(), bias.as_deref(), &mut out);
+        let epilogue = Epilogue {
+            bias: bias.as_deref(),
+            relu,
+        };
+        forward_into(&g, x.storage(), w.storage(), epilogue, &mut out);
     }
     Ok(Tensor::from_contiguous(out, &g.output_shape()))
 }
 
-/// Writes the convolution of contiguous `x` and `w`, plus `bias`, into `out` (`[N, O, OH,
-/// OW]`, non-empty).
+/// What is applied to each output value after the GEMM: the bias, then relu.
+#[derive(Clone, Copy)]
+struct Epilogue<'a, T> {
+    bias: Option<&'a [T]>,
+    relu: bool,
+}
+
+impl<T: Element> Epilogue<'_, T> {
+    /// Whether the epilogue changes anything.
+    fn is_identity(&self) -> bool {
+        self.bias.is_none() && !self.relu
+    }
+
+    /// Writes the final values of one output row of channel `o` into `row`: from `src`
+    /// when given (a scratch matrix's row), else from `row` itself.
+    #[inline(always)]
+    fn finish_row(&self, row: &mut [T], src: Option<&[T]>, o: usize) {
+        let b = self.bias.map_or(T::zero(), |b| b[o]);
+        let has_bias = self.bias.is_some();
+        // As `Tensor::relu`: negative values become zero, NaN stays.
+        let act = |v: T| {
+            let v = if has_bias { v + b } else { v };
+            if self.relu && v < T::zero() {
+                T::zero()
+            } else {
+                v
+            }
+        };
+        match src {
+            Some(src) => row.iter_mut().zip(src).for_each(|(d, &s)| *d = act(s)),
+            None => row.iter_mut().for_each(|d| *d = act(*d)),
+        }
+    }
+}
+
+/// Writes the convolution of contiguous `x` and `w`, with the `epilogue` applied, into
+/// `out` (`[N, O, OH, OW]`, non-empty).
 ///
 /// Each block (see [`Blocks`]) is one GEMM `W·col` over the column matrices of its images
 /// side by side. A block of one image (or tile) is multiplied straight into the output; a
-/// block of several goes through a scratch matrix, copied out image by image. The bias is
-/// added to each block's output while it is in cache.
-fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>, out: &mut [T]) {
+/// block of several goes through a scratch matrix, copied out image by image. The epilogue
+/// is applied to each block's output while it is in cache.
+fn forward_into<T: Element>(
+    g: &Geometry,
+    x: &[T],
+    w: &[T],
+    epilogue: Epilogue<'_, T>,
+    out: &mut [T],
+) {
     let k = g.col_rows();
     let pointwise = g.is_pointwise();
     let blocks = Blocks::new::<T>(g, k, !pointwise);
@@ -131,11 +213,10 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>, 
                 // this block and group alone.
                 unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(out_at(n, o)), p) }
             };
-            let add_bias = |n: usize| {
-                if let Some(bias) = bias {
+            let finish = |n: usize| {
+                if !epilogue.is_identity() {
                     for o in 0..g.cout_g {
-                        let b = bias[grp * g.cout_g + o];
-                        out_row(n, o).iter_mut().for_each(|v| *v = *v + b);
+                        epilogue.finish_row(out_row(n, o), None, grp * g.cout_g + o);
                     }
                 }
             };
@@ -143,7 +224,7 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>, 
                 // The column matrix is the input itself (row stride H·W); one image per block.
                 let c = out_ptr.get().wrapping_add(out_at(n0, 0));
                 multiply(xg(n0)[oh0 * g.w..].as_ptr(), g.h * g.w, c, plane_out);
-                add_bias(n0);
+                finish(n0);
                 continue;
             }
             with_scratch(k * p_all, |col: &mut [T]| {
@@ -160,18 +241,15 @@ fn forward_into<T: Element>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>, 
                 if images == 1 {
                     let c = out_ptr.get().wrapping_add(out_at(n0, 0));
                     multiply(col.as_ptr(), p_all, c, plane_out);
-                    add_bias(n0);
+                    finish(n0);
                     return;
                 }
                 with_scratch(g.cout_g * p_all, |c: &mut [T]| {
                     multiply(col.as_ptr(), p_all, c.as_mut_ptr(), p_all);
                     for i in 0..images {
                         for o in 0..g.cout_g {
-                            let b = bias.map_or(T::zero(), |bias| bias[grp * g.cout_g + o]);
                             let src = &c[o * p_all + i * p..][..p];
-                            for (d, &s) in out_row(n0 + i, o).iter_mut().zip(src) {
-                                *d = s + b;
-                            }
+                            epilogue.finish_row(out_row(n0 + i, o), Some(src), grp * g.cout_g + o);
                         }
                     }
                 });

@@ -20,7 +20,7 @@ mod params;
 pub(crate) mod reference;
 
 pub use backward::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight};
-pub use forward::conv2d;
+pub use forward::{conv2d, conv2d_relu};
 pub use im2col::{im2col_tile_rows, COL_BUFFER_BYTES};
 pub(crate) use params::check_positive;
 pub use params::{conv2d_output_size, Conv2dParams, Padding2d, PaddingMode};

@@ -214,6 +214,9 @@ impl Case {
         );
         assert_eq!(y.shape(), self.output_shape());
         assert_eq!(y.to_vec(), r, "{self:?}");
+        let y = super::conv2d_relu(&x, &w, Some(&b), &self.params).expect("conv2d_relu");
+        let r: Vec<T> = r.iter().map(|&v| v.max(T::zero())).collect();
+        assert_eq!(y.to_vec(), r, "relu {self:?}");
     }
 
     pub fn check_backward<T: Element>(&self, seed: u64) {
