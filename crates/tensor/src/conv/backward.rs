@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{col2im, im2col, Block, Blocks};
+use super::im2col::{col2im, im2col_block, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -97,12 +97,13 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
             let a = w[grp * g.cout_g * k + c0 * taps..].as_ptr();
             let dy_at = |n: usize, o: usize| (n * g.c_out + grp * g.cout_g + o) * plane_out;
             for t in 0..tiles {
+                let block = blocks.block(ig * tiles + t);
                 let Block {
                     n0,
                     images,
                     oh0,
                     rows,
-                } = blocks.block(ig * tiles + t);
+                } = block;
                 let p = rows * g.ow;
                 let p_all = images * p;
                 let rows_c = channels * taps;
@@ -132,12 +133,7 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
                         multiply(b, plane_out, col.as_mut_ptr(), p_all, rows_c);
                     } else {
                         with_scratch(g.cout_g * p_all, |b: &mut [T]| {
-                            for o in 0..g.cout_g {
-                                for i in 0..images {
-                                    b[o * p_all + i * p..][..p]
-                                        .copy_from_slice(&dy[dy_at(n0 + i, o)..][..p]);
-                                }
-                            }
+                            gather_block(dy, dy_at, g.cout_g, &block, p, b);
                             multiply(b.as_ptr(), p_all, col.as_mut_ptr(), p_all, rows_c);
                         });
                     }
@@ -154,6 +150,24 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
                 });
             }
         });
+}
+
+/// Copies the output-gradient rows of a block's images side by side into `dst`
+/// (`[cout_g, images · p]`): row `o` of image `n` starts at `dy_at(n, o)` in `dy`.
+fn gather_block<T: Element>(
+    dy: &[T],
+    dy_at: impl Fn(usize, usize) -> usize,
+    cout_g: usize,
+    block: &Block,
+    p: usize,
+    dst: &mut [T],
+) {
+    let p_all = block.images * p;
+    for o in 0..cout_g {
+        for i in 0..block.images {
+            dst[o * p_all + i * p..][..p].copy_from_slice(&dy[dy_at(block.n0 + i, o)..][..p]);
+        }
+    }
 }
 
 /// The gradient of [`conv2d`](super::conv2d) with respect to its weight, given the `input`
@@ -212,12 +226,13 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         .map(|chunk| {
             let mut acc = vec![T::zero(); size];
             for item in chunk * per_chunk..((chunk + 1) * per_chunk).min(items) {
+                let block = blocks.block(item);
                 let Block {
                     n0,
                     images,
                     oh0,
                     rows,
-                } = blocks.block(item);
+                } = block;
                 let p = rows * g.ow;
                 let p_all = images * p;
                 for grp in 0..g.groups {
@@ -249,27 +264,13 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
                         continue;
                     }
                     with_scratch(k * p_all, |col: &mut [T]| {
-                        for i in 0..images {
-                            im2col(
-                                g,
-                                xg(n0 + i),
-                                g.cin_g,
-                                (oh0, rows),
-                                &mut col[i * p..],
-                                p_all,
-                            );
-                        }
+                        im2col_block(g, xg, g.cin_g, &block, col);
                         if images == 1 {
                             multiply(dy[dy_at(n0, 0)..].as_ptr(), plane_out, col.as_ptr(), p_all);
                             return;
                         }
                         with_scratch(g.cout_g * p_all, |a: &mut [T]| {
-                            for o in 0..g.cout_g {
-                                for i in 0..images {
-                                    a[o * p_all + i * p..][..p]
-                                        .copy_from_slice(&dy[dy_at(n0 + i, o)..][..p]);
-                                }
-                            }
+                            gather_block(dy, dy_at, g.cout_g, &block, p, a);
                             multiply(a.as_ptr(), p_all, col.as_ptr(), p_all);
                         });
                     });

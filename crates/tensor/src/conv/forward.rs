@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{im2col, Block, Blocks};
+use super::im2col::{im2col_block, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -171,12 +171,13 @@ fn forward_into<T: Element>(
     let plane_out = g.oh * g.ow;
     let out_ptr = SharedMut(out.as_mut_ptr());
     (0..blocks.count()).into_par_iter().for_each(|b| {
+        let block = blocks.block(b);
         let Block {
             n0,
             images,
             oh0,
             rows,
-        } = blocks.block(b);
+        } = block;
         let p = rows * g.ow;
         let p_all = images * p;
         for grp in 0..g.groups {
@@ -228,16 +229,7 @@ fn forward_into<T: Element>(
                 continue;
             }
             with_scratch(k * p_all, |col: &mut [T]| {
-                for i in 0..images {
-                    im2col(
-                        g,
-                        xg(n0 + i),
-                        g.cin_g,
-                        (oh0, rows),
-                        &mut col[i * p..],
-                        p_all,
-                    );
-                }
+                im2col_block(g, xg, g.cin_g, &block, col);
                 if images == 1 {
                     let c = out_ptr.get().wrapping_add(out_at(n0, 0));
                     multiply(col.as_ptr(), p_all, c, plane_out);

@@ -202,6 +202,30 @@ pub(super) fn im2col<T: Element>(
     }
 }
 
+/// The column matrices of a block's images side by side in `col` (rows `images · p` apart,
+/// image `i`'s columns from `i · p`, `p` its output pixels); `image(n)` gives image `n`'s
+/// `channels` input planes.
+pub(super) fn im2col_block<'a, T: Element + 'a>(
+    g: &Geometry,
+    image: impl Fn(usize) -> &'a [T],
+    channels: usize,
+    block: &Block,
+    col: &mut [T],
+) {
+    let p = block.rows * g.ow;
+    for i in 0..block.images {
+        let tile = (block.oh0, block.rows);
+        im2col(
+            g,
+            image(block.n0 + i),
+            channels,
+            tile,
+            &mut col[i * p..],
+            block.images * p,
+        );
+    }
+}
+
 /// Adds `col` (laid out as [`im2col`] writes it, rows `ld` apart) back into the `channels`
 /// input planes `dx`: the adjoint of [`im2col`].
 pub(super) fn col2im<T: Element>(
