@@ -32,7 +32,7 @@ impl<T: Element> Var<T> {
     /// relu's mask is read from the output). The same values and gradients as
     /// `x.conv2d(w, b, p)?.relu()`.
     ///
-    /// ∂: g·[y > 0], then as [`conv2d`](Var::conv2d).
+    /// ∂: `g·[y > 0]`, then as [`conv2d`](Var::conv2d).
     pub fn conv2d_relu(
         &self,
         weight: &Var<T>,
