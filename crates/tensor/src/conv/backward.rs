@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{col2im, im2col_block, Block, Blocks};
+use super::im2col::{col2im, im2col_block, short_row_sources, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -210,6 +210,7 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     let size = g.c_out * k;
     let pointwise = g.is_pointwise();
     let blocks = Blocks::new::<T>(g, k, !pointwise);
+    let sources = short_row_sources(g, g.cin_g, &blocks);
     let items = blocks.count();
     if size == 0 || items == 0 || g.oh * g.ow == 0 {
         return vec![T::zero(); size];
@@ -264,7 +265,7 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
                         continue;
                     }
                     with_scratch(k * p_all, |col: &mut [T]| {
-                        im2col_block(g, xg, g.cin_g, &block, col);
+                        im2col_block(g, xg, g.cin_g, (&block, sources.as_deref()), col);
                         if images == 1 {
                             multiply(dy[dy_at(n0, 0)..].as_ptr(), plane_out, col.as_ptr(), p_all);
                             return;

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
-use super::im2col::{im2col_block, Block, Blocks};
+use super::im2col::{im2col_block, short_row_sources, Block, Blocks};
 use super::params::Conv2dParams;
 use crate::buffer;
 use crate::element::Element;
@@ -165,6 +165,7 @@ fn forward_into<T: Element>(
     let k = g.col_rows();
     let pointwise = g.is_pointwise();
     let blocks = Blocks::new::<T>(g, k, !pointwise);
+    let sources = short_row_sources(g, g.cin_g, &blocks);
     let group_in = g.cin_g * g.h * g.w;
     let image_in = g.c_in * g.h * g.w;
     let image_out = g.c_out * g.oh * g.ow;
@@ -229,7 +230,7 @@ fn forward_into<T: Element>(
                 continue;
             }
             with_scratch(k * p_all, |col: &mut [T]| {
-                im2col_block(g, xg, g.cin_g, &block, col);
+                im2col_block(g, xg, g.cin_g, (&block, sources.as_deref()), col);
                 if images == 1 {
                     let c = out_ptr.get().wrapping_add(out_at(n0, 0));
                     multiply(col.as_ptr(), p_all, c, plane_out);

@@ -204,25 +204,94 @@ pub(super) fn im2col<T: Element>(
 
 /// The column matrices of a block's images side by side in `col` (rows `images · p` apart,
 /// image `i`'s columns from `i · p`, `p` its output pixels); `image(n)` gives image `n`'s
-/// `channels` input planes.
+/// `channels` input planes. `sources`, from [`short_row_sources`], gathers instead of
+/// copying row by row.
 pub(super) fn im2col_block<'a, T: Element + 'a>(
     g: &Geometry,
     image: impl Fn(usize) -> &'a [T],
     channels: usize,
-    block: &Block,
+    (block, sources): (&Block, Option<&[usize]>),
     col: &mut [T],
 ) {
     let p = block.rows * g.ow;
+    let ld = block.images * p;
     for i in 0..block.images {
-        let tile = (block.oh0, block.rows);
-        im2col(
-            g,
-            image(block.n0 + i),
-            channels,
-            tile,
-            &mut col[i * p..],
-            block.images * p,
-        );
+        let x = image(block.n0 + i);
+        match sources {
+            Some(sources) => gather_columns(sources, x, &mut col[i * p..], p, ld),
+            None => im2col(
+                g,
+                x,
+                channels,
+                (block.oh0, block.rows),
+                &mut col[i * p..],
+                ld,
+            ),
+        }
+    }
+}
+
+/// The source table of [`im2col_block`] when output rows are short and blocks hold whole
+/// images (so one table serves every block); `None` otherwise.
+pub(super) fn short_row_sources(
+    g: &Geometry,
+    channels: usize,
+    blocks: &Blocks,
+) -> Option<Vec<usize>> {
+    (g.ow < SHORT_ROW && blocks.tiles.count == 1).then(|| im2col_sources(g, channels, (0, g.oh)))
+}
+
+/// Output rows narrower than this are gathered through a table of source positions
+/// ([`im2col_sources`]) instead of copied row by row: copying a row of a few values (3 in
+/// the MNIST model's last convolution) costs a `memcpy` call per row.
+const SHORT_ROW: usize = 8;
+
+/// Where each element of the column matrix of output rows `oh0..oh0 + rows` comes from: its
+/// position in the `channels` input planes, or `usize::MAX` for padding (read as zero).
+/// Laid out as the column matrix (`channels·kh·kw` rows of `rows·ow`).
+pub(super) fn im2col_sources(
+    g: &Geometry,
+    channels: usize,
+    (oh0, rows): (usize, usize),
+) -> Vec<usize> {
+    let plane = g.h * g.w;
+    let mut sources = Vec::with_capacity(channels * g.kh * g.kw * rows * g.ow);
+    for c in 0..channels {
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                for oh in oh0..oh0 + rows {
+                    let ih = (oh * g.sh + ki * g.dh)
+                        .checked_sub(g.pt)
+                        .filter(|&i| i < g.h);
+                    for ow in 0..g.ow {
+                        let iw = (ow * g.sw + kj * g.dw)
+                            .checked_sub(g.pl)
+                            .filter(|&i| i < g.w);
+                        sources.push(match (ih, iw) {
+                            (Some(ih), Some(iw)) => c * plane + ih * g.w + iw,
+                            _ => usize::MAX,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    sources
+}
+
+/// Fills a column matrix (rows of `p` values, `ld` apart) from `x` through `sources` (see
+/// [`im2col_sources`]).
+pub(super) fn gather_columns<T: Element>(
+    sources: &[usize],
+    x: &[T],
+    col: &mut [T],
+    p: usize,
+    ld: usize,
+) {
+    for (row, from) in sources.chunks_exact(p).enumerate() {
+        for (d, &k) in col[row * ld..row * ld + p].iter_mut().zip(from) {
+            *d = x.get(k).copied().unwrap_or_else(T::zero);
+        }
     }
 }
 
@@ -293,6 +362,32 @@ mod tests {
         assert_eq!(56 % rows, 0);
         // Small layers take the whole image in one tile.
         assert_eq!(im2col_tile_rows(9, 26, 26, 4), 26);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn gathered_columns_match_copied_rows(
+            case in crate::conv::reference::case_strategy(),
+            seed in 0u64..1000,
+        ) {
+            let (x, w, _, _) = case.data::<f32>(seed);
+            let g = Geometry::new("test", x.shape(), w.shape(), &case.params).unwrap();
+            let x = x.to_vec();
+            let image = &x[..case.groups * case.cin_g * case.h * case.w];
+            let tiles = Tiles::new::<f32>(&g, g.col_rows());
+            for t in 0..tiles.count {
+                let (oh0, rows) = tiles.range(t);
+                let p = rows * g.ow;
+                let k = case.cin_g * g.kh * g.kw;
+                let mut copied = vec![f32::NAN; k * p];
+                im2col(&g, image, case.cin_g, (oh0, rows), &mut copied, p);
+                let mut gathered = vec![f32::NAN; k * p];
+                let sources = im2col_sources(&g, case.cin_g, (oh0, rows));
+                gather_columns(&sources, image, &mut gathered, p, p);
+                proptest::prop_assert_eq!(copied, gathered);
+            }
+        }
     }
 
     #[test]
