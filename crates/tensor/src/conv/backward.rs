@@ -99,12 +99,9 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
             for t in 0..tiles {
                 let block = blocks.block(ig * tiles + t);
                 let Block {
-                    n0,
-                    images,
-                    oh0,
-                    rows,
+                    n0, images, oh0, ..
                 } = block;
-                let p = rows * g.ow;
+                let p = block.pixels(g.ow);
                 let p_all = images * p;
                 let rows_c = channels * taps;
                 // C ← Aᵀ-rows · B for B = dY [cout_g, p_all] with row stride `rsb`.
@@ -143,7 +140,7 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
                             &col[i * p..],
                             p_all,
                             channels,
-                            (oh0, rows),
+                            (oh0, block.rows),
                             dx_planes(n0 + i),
                         );
                     }
@@ -229,12 +226,9 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
             for item in chunk * per_chunk..((chunk + 1) * per_chunk).min(items) {
                 let block = blocks.block(item);
                 let Block {
-                    n0,
-                    images,
-                    oh0,
-                    rows,
+                    n0, images, oh0, ..
                 } = block;
-                let p = rows * g.ow;
+                let p = block.pixels(g.ow);
                 let p_all = images * p;
                 for grp in 0..g.groups {
                     let xg = |n: usize| {

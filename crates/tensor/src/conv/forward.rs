@@ -174,12 +174,9 @@ fn forward_into<T: Element>(
     (0..blocks.count()).into_par_iter().for_each(|b| {
         let block = blocks.block(b);
         let Block {
-            n0,
-            images,
-            oh0,
-            rows,
+            n0, images, oh0, ..
         } = block;
-        let p = rows * g.ow;
+        let p = block.pixels(g.ow);
         let p_all = images * p;
         for grp in 0..g.groups {
             let wg = &w[grp * g.cout_g * k..(grp + 1) * g.cout_g * k];

@@ -61,6 +61,13 @@ pub(super) struct Block {
     pub rows: usize,
 }
 
+impl Block {
+    /// Output pixels per image: the columns of one image's column matrix.
+    pub fn pixels(&self, ow: usize) -> usize {
+        self.rows * ow
+    }
+}
+
 impl Blocks {
     /// Blocks whose column matrices (`col_rows` rows) fit [`COL_BUFFER_BYTES`]; images
     /// are grouped only when `group_images` (kernels that cannot gather images pass false),
@@ -213,7 +220,7 @@ pub(super) fn im2col_block<'a, T: Element + 'a>(
     (block, sources): (&Block, Option<&[usize]>),
     col: &mut [T],
 ) {
-    let p = block.rows * g.ow;
+    let p = block.pixels(g.ow);
     let ld = block.images * p;
     for i in 0..block.images {
         let x = image(block.n0 + i);
@@ -232,13 +239,15 @@ pub(super) fn im2col_block<'a, T: Element + 'a>(
 }
 
 /// The source table of [`im2col_block`] when output rows are short and blocks hold whole
-/// images (so one table serves every block); `None` otherwise.
+/// images (so one table serves every block); `None` otherwise, and for 1×1 convolutions,
+/// whose column matrix is the input itself.
 pub(super) fn short_row_sources(
     g: &Geometry,
     channels: usize,
     blocks: &Blocks,
 ) -> Option<Vec<usize>> {
-    (g.ow < SHORT_ROW && blocks.tiles.count == 1).then(|| im2col_sources(g, channels, (0, g.oh)))
+    (g.ow < SHORT_ROW && blocks.tiles.count == 1 && !g.is_pointwise())
+        .then(|| im2col_sources(g, channels, (0, g.oh)))
 }
 
 /// Output rows narrower than this are gathered through a table of source positions

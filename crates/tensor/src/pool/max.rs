@@ -202,6 +202,40 @@ fn interior_columns(g: &PoolGeometry) -> Range<usize> {
     lo..hi
 }
 
+/// Where the interior windows of one output row read: input rows `rows`, the first window
+/// from column `first_col`, windows `stride` apart and `width` wide.
+struct InteriorRow {
+    rows: Range<usize>,
+    first_col: usize,
+    stride: usize,
+    width: usize,
+}
+
+impl InteriorRow {
+    /// The span of output row `y`'s `interior` windows (`None` when there are none), for
+    /// windows `KW` wide (0: any width).
+    #[inline(always)]
+    fn of<const KW: usize>(g: &PoolGeometry, interior: &Range<usize>, y: usize) -> Option<Self> {
+        if interior.is_empty() {
+            return None;
+        }
+        let ([r0, r1], _) = g.window(y, 0);
+        let stride = g.params.stride[1];
+        Some(Self {
+            rows: r0..r1,
+            first_col: interior.start * stride - g.params.padding.left,
+            stride,
+            width: window_width::<KW>(g),
+        })
+    }
+
+    /// Whether the windows tile the row (stride = width = `KW`, see [`tiled_rows`]).
+    #[inline(always)]
+    fn is_tiled<const KW: usize>(&self) -> bool {
+        KW != 0 && self.stride == KW
+    }
+}
+
 /// The maxima of output row `y` of one plane `xp` into `out_row`.
 #[inline(always)]
 fn row_max<T: Element, const KW: usize>(
@@ -214,37 +248,23 @@ fn row_max<T: Element, const KW: usize>(
     for xo in (0..interior.start).chain(interior.end..g.ow) {
         out_row[xo] = window_max(g, xp, y, xo).0;
     }
-    if interior.is_empty() {
+    let Some(span) = InteriorRow::of::<KW>(g, interior, y) else {
         return;
-    }
-    let ([r0, r1], _) = g.window(y, 0);
-    let (sw, kw) = (g.params.stride[1], window_width::<KW>(g));
-    let first_col = interior.start * sw - g.params.padding.left;
-    if KW != 0 && sw == KW {
-        let best = &mut out_row[interior.clone()];
-        tiled_rows::<T, KW>(xp, g.w, first_col, r0..r1, best, None);
-        return;
-    }
-    for (k, xo) in interior.clone().enumerate() {
-        let c = first_col + k * sw;
-        let mut best = xp[r0 * g.w + c];
-        for r in r0..r1 {
-            let row = r * g.w + c;
-            let taps = &xp[row..row + kw];
-            for &v in taps {
-                best = if takes_over(v, best) { v } else { best };
-            }
-        }
-        out_row[xo] = best;
+    };
+    let best = &mut out_row[interior.clone()];
+    if span.is_tiled::<KW>() {
+        tiled_rows::<T, KW>(xp, g.w, &span, best, None);
+    } else {
+        interior_max(xp, g.w, &span, best);
     }
 }
 
 /// [`row_max`], also writing each maximum's flat index in the plane into `at_row`.
 ///
 /// Windows that tile the row go through [`tiled_rows`]. For others the maxima are found
-/// first; then each window is scanned backwards for the first element
-/// equal to its maximum. The compares are independent of each other, so the scan is not
-/// one long chain of dependent selects.
+/// first; then each window is scanned backwards for the first element equal to its maximum.
+/// The compares are independent of each other, so the scan is not one long chain of
+/// dependent selects.
 #[inline(always)]
 fn row_argmax<T: Element, const KW: usize>(
     g: &PoolGeometry,
@@ -259,30 +279,26 @@ fn row_argmax<T: Element, const KW: usize>(
         let (value, at) = window_max(g, xp, y, xo);
         (out_row[xo], at_row[xo]) = (value, at as u32);
     }
-    if interior.is_empty() {
+    let Some(span) = InteriorRow::of::<KW>(g, interior, y) else {
+        return;
+    };
+    let best = &mut out_row[interior.clone()];
+    let best_at = &mut at_row[interior.clone()];
+    if span.is_tiled::<KW>() {
+        tiled_rows::<T, KW>(xp, g.w, &span, best, Some(best_at));
         return;
     }
-    let ([r0, r1], _) = g.window(y, 0);
-    let (sw, kw) = (g.params.stride[1], window_width::<KW>(g));
-    let first_col = interior.start * sw - g.params.padding.left;
-    if KW != 0 && sw == KW {
-        let best = &mut out_row[interior.clone()];
-        let at = &mut at_row[interior.clone()];
-        tiled_rows::<T, KW>(xp, g.w, first_col, r0..r1, best, Some(at));
-        return;
-    }
-    row_max::<T, KW>(g, interior, xp, y, out_row);
-    for (k, xo) in interior.clone().enumerate() {
-        let c = first_col + k * sw;
-        let best = out_row[xo];
+    interior_max(xp, g.w, &span, best);
+    for (k, (&best, best_at)) in best.iter().zip(best_at.iter_mut()).enumerate() {
+        let c = span.first_col + k * span.stride;
         #[allow(clippy::eq_op)]
         let best_is_nan = best != best;
-        let mut at = r0 * g.w + c;
+        let mut at = span.rows.start * g.w + c;
         // Last tap first, so that the first match wins.
-        for r in (r0..r1).rev() {
+        for r in span.rows.clone().rev() {
             let row = r * g.w + c;
-            let taps = &xp[row..row + kw];
-            for j in (0..kw).rev() {
+            let taps = &xp[row..row + span.width];
+            for j in (0..span.width).rev() {
                 let v = taps[j];
                 #[allow(clippy::eq_op)]
                 let hit = (v == best) | ((v != v) & best_is_nan);
@@ -290,29 +306,44 @@ fn row_argmax<T: Element, const KW: usize>(
             }
         }
         // The caller checked that plane indices fit in 32 bits.
-        at_row[xo] = at as u32;
+        *best_at = at as u32;
+    }
+}
+
+/// The maxima of the interior windows of one output row (any stride), window by window.
+#[inline(always)]
+fn interior_max<T: Element>(xp: &[T], w: usize, span: &InteriorRow, best: &mut [T]) {
+    for (k, b) in best.iter_mut().enumerate() {
+        let c = span.first_col + k * span.stride;
+        let mut max = xp[span.rows.start * w + c];
+        for r in span.rows.clone() {
+            let row = r * w + c;
+            for &v in &xp[row..row + span.width] {
+                max = if takes_over(v, max) { v } else { max };
+            }
+        }
+        *b = max;
     }
 }
 
 /// The interior windows of one output row when they tile the input row (stride = width =
-/// `KW`): each input row `r` of the windows is read once, in consecutive `KW`-wide chunks;
-/// each chunk's first maximum is folded into the running `best` (a later row takes over only
-/// when strictly larger, so ties keep row-major order). `first_col` is the first window's
-/// first column; `at`, when given, receives the maxima's flat indices in the plane.
+/// `KW`): each input row of the windows is read once, in consecutive `KW`-wide chunks; each
+/// chunk's first maximum is folded into the running `best` (a later row takes over only when
+/// strictly larger, so ties keep row-major order). `at`, when given, receives the maxima's
+/// flat indices in the plane.
 #[inline(always)]
 fn tiled_rows<T: Element, const KW: usize>(
     xp: &[T],
     w: usize,
-    first_col: usize,
-    rows: Range<usize>,
+    span: &InteriorRow,
     best: &mut [T],
     mut at: Option<&mut [u32]>,
 ) {
     let n = best.len();
-    for r in rows.clone() {
-        let start = r * w + first_col;
+    for r in span.rows.clone() {
+        let start = r * w + span.first_col;
         let chunks = xp[start..start + n * KW].chunks_exact(KW);
-        let first = r == rows.start;
+        let first = r == span.rows.start;
         match at.as_deref_mut() {
             None => {
                 for (b, chunk) in best.iter_mut().zip(chunks) {
