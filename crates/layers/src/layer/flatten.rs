@@ -1,4 +1,4 @@
-//! Flatten.
+//! Flatten: its configuration and module.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
@@ -11,12 +11,31 @@ use crate::module::{ForwardContext, Module};
 /// PyTorch's `nn.Flatten`; Keras's `layers.Flatten` flattens its channels-last H, W, C order,
 /// so weights of a following Dense differ in row order between the two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Flatten {}
+pub struct FlattenConfig {}
 
-impl Flatten {
+impl FlattenConfig {
     /// A flatten layer.
     pub fn new() -> Self {
         Self {}
+    }
+
+    /// Builds the module.
+    pub fn build(&self) -> Flatten {
+        Flatten { config: *self }
+    }
+}
+
+/// The flatten module built from a [`FlattenConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flatten {
+    config: FlattenConfig,
+}
+
+impl Flatten {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &FlattenConfig {
+        &self.config
     }
 }
 

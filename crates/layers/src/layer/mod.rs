@@ -1,7 +1,7 @@
-//! The layers: a serialisable configuration for each (what Keras calls a layer's config),
-//! and the module it builds for a given input shape.
+//! The layers: a serialisable configuration for each (`Conv2dConfig`, what Keras calls a
+//! layer's config) and the module it builds for a given input shape (`Conv2d`).
 //!
-//! A configuration is plain data (`Conv2d::new(32, 3).activation(Activation::Relu)`); a
+//! A configuration is plain data (`Conv2dConfig::new(32, 3).activation(Activation::Relu)`); a
 //! [`Sequential`](crate::Sequential) builds each configuration into a module once it knows
 //! the shape of the layer's input, which is how it infers input channels and features.
 
@@ -15,13 +15,16 @@ mod padding;
 mod pooling;
 
 pub use activation::{Activation, ActivationLayer};
-pub use batch_norm::BatchNorm2d;
-pub use conv2d::Conv2d;
-pub use dense::Dense;
-pub use dropout::{Dropout, Dropout2d};
-pub use flatten::Flatten;
-pub use padding::{Padding, ZeroPadding2d};
-pub use pooling::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolWindow};
+pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig};
+pub use conv2d::{Conv2d, Conv2dConfig};
+pub use dense::{Dense, DenseConfig};
+pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
+pub use flatten::{Flatten, FlattenConfig};
+pub use padding::{Padding, ZeroPadding2d, ZeroPadding2dConfig};
+pub use pooling::{
+    AvgPool2d, AvgPool2dConfig, GlobalAvgPool2d, GlobalAvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+    PoolWindow,
+};
 
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -104,28 +107,28 @@ impl BuildContext<'_> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerConfig {
-    /// [`Conv2d`].
-    Conv2d(Conv2d),
-    /// [`MaxPool2d`].
-    MaxPool2d(MaxPool2d),
-    /// [`AvgPool2d`].
-    AvgPool2d(AvgPool2d),
-    /// [`GlobalAvgPool2d`].
-    GlobalAvgPool2d(GlobalAvgPool2d),
-    /// [`ZeroPadding2d`].
-    ZeroPadding2d(ZeroPadding2d),
-    /// [`Dropout`].
-    Dropout(Dropout),
-    /// [`Dropout2d`].
-    Dropout2d(Dropout2d),
-    /// [`Flatten`].
-    Flatten(Flatten),
-    /// [`Dense`].
-    Dense(Dense),
+    /// [`Conv2dConfig`].
+    Conv2d(Conv2dConfig),
+    /// [`MaxPool2dConfig`].
+    MaxPool2d(MaxPool2dConfig),
+    /// [`AvgPool2dConfig`].
+    AvgPool2d(AvgPool2dConfig),
+    /// [`GlobalAvgPool2dConfig`].
+    GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    /// [`ZeroPadding2dConfig`].
+    ZeroPadding2d(ZeroPadding2dConfig),
+    /// [`DropoutConfig`].
+    Dropout(DropoutConfig),
+    /// [`Dropout2dConfig`].
+    Dropout2d(Dropout2dConfig),
+    /// [`FlattenConfig`].
+    Flatten(FlattenConfig),
+    /// [`DenseConfig`].
+    Dense(DenseConfig),
     /// An activation on its own ([`Activation`]).
     Activation(Activation),
-    /// [`BatchNorm2d`].
-    BatchNorm2d(BatchNorm2d),
+    /// [`BatchNorm2dConfig`].
+    BatchNorm2d(BatchNorm2dConfig),
 }
 
 impl LayerConfig {
@@ -152,11 +155,11 @@ impl LayerConfig {
             Self::Conv2d(c) => Box::new(c.build(ctx)?),
             Self::MaxPool2d(c) => Box::new(c.build()?),
             Self::AvgPool2d(c) => Box::new(c.build()?),
-            Self::GlobalAvgPool2d(c) => Box::new(*c),
-            Self::ZeroPadding2d(c) => Box::new(*c),
+            Self::GlobalAvgPool2d(c) => Box::new(c.build()),
+            Self::ZeroPadding2d(c) => Box::new(c.build()),
             Self::Dropout(c) => Box::new(c.build()?),
             Self::Dropout2d(c) => Box::new(c.build()?),
-            Self::Flatten(c) => Box::new(*c),
+            Self::Flatten(c) => Box::new(c.build()),
             Self::Dense(c) => Box::new(c.build(ctx)?),
             Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
             Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
@@ -166,9 +169,9 @@ impl LayerConfig {
 
 /// Declares `From<Config> for LayerConfig` for each layer configuration.
 macro_rules! into_layer_config {
-    ($($variant:ident),*) => {
-        $(impl From<$variant> for LayerConfig {
-            fn from(config: $variant) -> Self {
+    ($($variant:ident($config:ident)),*) => {
+        $(impl From<$config> for LayerConfig {
+            fn from(config: $config) -> Self {
                 Self::$variant(config)
             }
         })*
@@ -176,17 +179,17 @@ macro_rules! into_layer_config {
 }
 
 into_layer_config!(
-    Conv2d,
-    MaxPool2d,
-    AvgPool2d,
-    GlobalAvgPool2d,
-    ZeroPadding2d,
-    Dropout,
-    Dropout2d,
-    Flatten,
-    Dense,
-    Activation,
-    BatchNorm2d
+    Conv2d(Conv2dConfig),
+    MaxPool2d(MaxPool2dConfig),
+    AvgPool2d(AvgPool2dConfig),
+    GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    ZeroPadding2d(ZeroPadding2dConfig),
+    Dropout(DropoutConfig),
+    Dropout2d(Dropout2dConfig),
+    Flatten(FlattenConfig),
+    Dense(DenseConfig),
+    Activation(Activation),
+    BatchNorm2d(BatchNorm2dConfig)
 );
 
 /// Checks that a sample shape has the rank a layer needs, naming the layer and shape.

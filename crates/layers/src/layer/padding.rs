@@ -79,7 +79,7 @@ impl Padding {
 /// right]`. PyTorch `nn.ZeroPad2d((left, right, top, bottom))`, Keras
 /// `layers.ZeroPadding2D(((top, bottom), (left, right)))`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZeroPadding2d {
+pub struct ZeroPadding2dConfig {
     /// Rows above.
     pub top: usize,
     /// Rows below.
@@ -90,7 +90,7 @@ pub struct ZeroPadding2d {
     pub right: usize,
 }
 
-impl ZeroPadding2d {
+impl ZeroPadding2dConfig {
     /// `p` pixels on every side (Keras `ZeroPadding2D(p)`).
     pub fn new(p: usize) -> Self {
         Self {
@@ -99,6 +99,25 @@ impl ZeroPadding2d {
             left: p,
             right: p,
         }
+    }
+
+    /// Builds the module.
+    pub fn build(&self) -> ZeroPadding2d {
+        ZeroPadding2d { config: *self }
+    }
+}
+
+/// The zero padding module built from a [`ZeroPadding2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZeroPadding2d {
+    config: ZeroPadding2dConfig,
+}
+
+impl ZeroPadding2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &ZeroPadding2dConfig {
+        &self.config
     }
 }
 
@@ -117,8 +136,8 @@ impl<T: Element> Module<T> for ZeroPadding2d {
         let pads = [
             (0, 0),
             (0, 0),
-            (self.top, self.bottom),
-            (self.left, self.right),
+            (self.config.top, self.config.bottom),
+            (self.config.left, self.config.right),
         ];
         Ok(input.pad(&pads, T::zero())?)
     }
@@ -127,8 +146,8 @@ impl<T: Element> Module<T> for ZeroPadding2d {
         expect_rank("ZeroPadding2D", input, 3, "[C, H, W]")?;
         Ok(vec![
             input[0],
-            input[1] + self.top + self.bottom,
-            input[2] + self.left + self.right,
+            input[1] + self.config.top + self.config.bottom,
+            input[2] + self.config.left + self.config.right,
         ])
     }
 }
