@@ -197,6 +197,18 @@ impl<T: Element> std::fmt::Debug for Sequential<T> {
 impl<T: Element> Sequential<T> {
     /// Builds a model from a saved architecture (fresh weights drawn with its seed).
     pub fn from_architecture(architecture: &Architecture) -> Result<Self> {
+        Self::from_architecture_within(architecture, usize::MAX)
+    }
+
+    /// Builds a model from an architecture that may allocate at most `element_budget`
+    /// parameter and buffer values in all; an architecture that needs more is an error,
+    /// raised before its layer allocates anything (loading bounds a file's architecture by
+    /// the values the file holds).
+    pub fn from_architecture_within(
+        architecture: &Architecture,
+        element_budget: usize,
+    ) -> Result<Self> {
+        let mut budget = element_budget;
         let mut rng = StdRng::seed_from_u64(architecture.seed);
         let mut shape = architecture.input_shape.clone();
         let mut layers = Vec::with_capacity(architecture.layers.len());
@@ -205,11 +217,13 @@ impl<T: Element> Sequential<T> {
                 input_shape: &shape,
                 defaults: architecture.init_defaults,
                 rng: &mut rng,
+                element_budget: budget,
             };
             let module = layer
                 .config
                 .build::<T>(&mut ctx)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+            budget = ctx.element_budget;
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;

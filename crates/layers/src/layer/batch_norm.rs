@@ -65,6 +65,9 @@ impl BatchNorm2dConfig {
             ));
         }
         let c = ctx.input_shape[0];
+        for state in ["gamma", "beta", "running_mean", "running_var"] {
+            ctx.reserve(state, &[c])?;
+        }
         Ok(BatchNorm2d {
             config: *self,
             gamma: Var::parameter(Tensor::ones(&[c])),

@@ -55,6 +55,12 @@ impl<T: Element> Module<T> for Flatten {
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(vec![input.iter().product()])
+        let features = input
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| {
+                LayersError::config("Flatten", format!("input {input:?} has too many values"))
+            })?;
+        Ok(vec![features])
     }
 }

@@ -64,7 +64,8 @@ impl InitDefaults {
 }
 
 /// What a layer needs to build its module: the input sample's shape, the model's default
-/// initialisers, and the generator for initial weights.
+/// initialisers, the generator for initial weights, and how many more parameter and buffer
+/// elements the model may allocate.
 pub struct BuildContext<'a> {
     /// The input shape of one sample (no batch axis).
     pub input_shape: &'a [usize],
@@ -72,9 +73,35 @@ pub struct BuildContext<'a> {
     pub defaults: InitDefaults,
     /// Draws initial weights.
     pub rng: &'a mut StdRng,
+    /// Parameter and buffer elements the remaining layers may still allocate; every layer
+    /// calls [`BuildContext::reserve`] before allocating its state. Unbounded
+    /// (`usize::MAX`) for models built from code; loading a file bounds it by the number of
+    /// values the file holds, so that an edited architecture cannot allocate more than the
+    /// file justifies.
+    pub element_budget: usize,
 }
 
 impl BuildContext<'_> {
+    /// Takes the elements of a tensor of `shape` (the state called `what`) from the budget,
+    /// or fails, naming the shape, before anything is allocated.
+    pub fn reserve(&mut self, what: &str, shape: &[usize]) -> Result<()> {
+        let elements = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= self.element_budget)
+            .ok_or_else(|| {
+                LayersError::config(
+                    what,
+                    format!(
+                        "shape {shape:?} needs more values than the {} left to allocate",
+                        self.element_budget
+                    ),
+                )
+            })?;
+        self.element_budget -= elements;
+        Ok(())
+    }
+
     /// A weight of `shape` (`[out, in, …]`) and, with `use_bias`, a bias of `[out]`, drawn
     /// with the given initialisers or the model's defaults, both with the weight's fans.
     pub(crate) fn weight_and_bias<T: Element>(
@@ -84,6 +111,10 @@ impl BuildContext<'_> {
         bias_init: Option<Initializer>,
         use_bias: bool,
     ) -> Result<(strata_autograd::Var<T>, Option<strata_autograd::Var<T>>)> {
+        self.reserve("weight", shape)?;
+        if use_bias {
+            self.reserve("bias", &shape[..1])?;
+        }
         let (fan_in, fan_out) = crate::init::fans(shape);
         let weight = weight_init
             .unwrap_or(self.defaults.weight())

@@ -144,10 +144,21 @@ impl<T: Element> Module<T> for ZeroPadding2d {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("ZeroPadding2D", input, 3, "[C, H, W]")?;
+        let c = &self.config;
+        let padded = |size: usize, a: usize, b: usize| {
+            size.checked_add(a)
+                .and_then(|v| v.checked_add(b))
+                .ok_or_else(|| {
+                    LayersError::config(
+                        "ZeroPadding2D",
+                        format!("padding {c:?} overflows input {input:?}"),
+                    )
+                })
+        };
         Ok(vec![
             input[0],
-            input[1] + self.config.top + self.config.bottom,
-            input[2] + self.config.left + self.config.right,
+            padded(input[1], c.top, c.bottom)?,
+            padded(input[2], c.left, c.right)?,
         ])
     }
 }
