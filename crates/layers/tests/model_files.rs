@@ -44,9 +44,7 @@ fn edit_architecture(from: &Path, to: &Path, edit: impl Fn(&mut Value)) {
 
 fn load_error(path: &Path) -> String {
     let started = Instant::now();
-    let err = Sequential::<f32>::load(path)
-        .err()
-        .expect("an edited architecture must not load");
+    let err = Sequential::<f32>::load(path).expect_err("an edited architecture must not load");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "rejecting {} took {:?}",
@@ -76,7 +74,8 @@ fn an_edited_kernel_size_fails_before_allocating() {
 fn edits_that_grow_any_layer_fail_with_the_layer_named() {
     let good = scratch("good2.safetensors");
     saved_model(&good);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "filters",
             Box::new(|a: &mut Value| a["layers"][0]["config"]["filters"] = 1_000_000_000.into()),
