@@ -21,7 +21,7 @@ use strata_layers::bench::TimingConfig;
 )]
 struct Cli {
     /// Worker threads (default: one per core).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = at_least_one)]
     threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
@@ -63,10 +63,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Classes::Auto)]
         classes: Classes,
         /// Epochs.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
         epochs: usize,
         /// Samples per step.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one)]
         batch_size: usize,
         /// Adam's learning rate in the first epoch (0.75 times the previous one after that).
         #[arg(long, default_value_t = 0.001)]
@@ -75,7 +75,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Train on the first N training images only.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         limit: Option<usize>,
         /// Where to save the model; the charts go beside it.
         #[arg(long, default_value = "mnist-output/mnist.safetensors")]
@@ -132,6 +132,16 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         profile_steps: usize,
     },
+}
+
+/// Parses a count that must be at least 1 (`--epochs 0` would train nothing and save an
+/// untrained model).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn execute(command: Command) -> AppResult<()> {

@@ -30,7 +30,7 @@ enum Command {
         #[arg(long, default_value = "shapes-data")]
         out: PathBuf,
         /// How many images.
-        #[arg(long, default_value_t = 1200)]
+        #[arg(long, default_value_t = 1200, value_parser = at_least_one)]
         count: usize,
         /// Seed of the images.
         #[arg(long, default_value_t = 42)]
@@ -57,13 +57,13 @@ struct TrainArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Images to generate (when no --data).
-    #[arg(long, default_value_t = 1200)]
+    #[arg(long, default_value_t = 1200, value_parser = at_least_one)]
     images: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     epochs: usize,
     /// Samples per step.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = at_least_one)]
     batch_size: usize,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 0.001)]
@@ -109,6 +109,16 @@ impl TrainArgs {
             plot_path: self.out.join("loss.png"),
             quiet: false,
         })
+    }
+}
+
+/// Parses a count that must be at least 1 (`--epochs 0` would train nothing and save an
+/// untrained model).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 

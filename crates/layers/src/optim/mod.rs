@@ -64,9 +64,14 @@ fn check_grad<T: Element>(param: &ParamGrad<'_, T>) -> Result<()> {
 /// Checks that a hyper-parameter is finite and within `[low, high]`.
 fn check_range(what: &str, name: &str, value: f64, low: f64, high: f64) -> Result<()> {
     if !(value.is_finite() && value >= low && value <= high) {
+        let allowed = if high == f64::MAX {
+            format!("a finite number ≥ {low}")
+        } else {
+            format!("in [{low}, {high}]")
+        };
         return Err(crate::LayersError::config(
             what,
-            format!("{name} must be in [{low}, {high}], found {value}"),
+            format!("{name} must be {allowed}, found {value}"),
         ));
     }
     Ok(())
@@ -75,6 +80,15 @@ fn check_range(what: &str, name: &str, value: f64, low: f64, high: f64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unbounded_range_is_stated_in_words() {
+        let err = check_range("Adam", "learning_rate", f64::INFINITY, 0.0, f64::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a finite number ≥ 0"), "{err}");
+        assert!(err.len() < 120, "{err}");
+    }
 
     fn t(values: &[f64]) -> Tensor<f64> {
         Tensor::from_slice(values, &[values.len()]).unwrap()
