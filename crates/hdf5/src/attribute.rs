@@ -52,6 +52,11 @@ impl<'f> Attribute<'f> {
         let n = self.count();
         let src = self.src;
         let label = self.label();
+        if n == 0 {
+            // An empty list (Keras writes a layer without weights as an empty float
+            // array) has no strings whatever its type.
+            return Ok(Vec::new());
+        }
         match self.datatype {
             Datatype::FixedString { size } => {
                 if size == 0 {

@@ -139,15 +139,14 @@ impl<'f> Group<'f> {
         &self.path
     }
 
-    /// The file address of the group's object header. Objects written one after
-    /// another get increasing addresses, so sorting by it recovers creation order
-    /// in files written in one go (as Keras writes them).
+    /// The file address of the group's object header.
     pub fn address(&self) -> u64 {
         self.header.addr
     }
 
-    /// Names of the members, in storage order (name order for symbol-table and
-    /// dense groups, creation order for compact groups).
+    /// Names of the members, in creation order as the file records it (the order
+    /// of names in a symbol table's heap, of link messages, or of links in a dense
+    /// group's heap).
     pub fn member_names(&self) -> Result<Vec<String>> {
         Ok(self.links()?.into_iter().map(|(n, _)| n).collect())
     }

@@ -98,6 +98,17 @@ impl FractalHeap {
         Ok(heap)
     }
 
+    /// The heap offset of a managed object (0 for tiny objects), which grows in the
+    /// order objects were added.
+    pub(crate) fn offset(&self, src: &Source, id: &[u8]) -> Result<u64> {
+        if id.first().is_some_and(|b| (b >> 4) & 0x03 == 0) {
+            let mut c = crate::source::Cursor::over(src, id, self.addr);
+            c.skip(1, "heap ID flags")?;
+            return c.uint(self.offset_bytes, "heap ID offset");
+        }
+        Ok(0)
+    }
+
     /// The bytes of the object a heap ID names.
     pub(crate) fn object<'a>(&self, src: &'a Source, id: &'a [u8]) -> Result<&'a [u8]> {
         let Some(&first) = id.first() else {

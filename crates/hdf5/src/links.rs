@@ -20,8 +20,16 @@ pub(crate) enum Target {
     Other(u8),
 }
 
-/// All members of the group whose header is `h`, in storage order.
+/// All members of the group whose header is `h`, in creation order: names in a
+/// symbol table's local heap and objects in a fractal heap are appended as links
+/// are made, and link messages are written in order.
 pub(crate) fn members(src: &Source, h: &ObjectHeader<'_>) -> Result<Vec<(String, Target)>> {
+    let mut keyed = keyed_members(src, h)?;
+    keyed.sort_by_key(|(k, _, _)| *k);
+    Ok(keyed.into_iter().map(|(_, n, t)| (n, t)).collect())
+}
+
+fn keyed_members(src: &Source, h: &ObjectHeader<'_>) -> Result<Vec<(u64, String, Target)>> {
     let mut out = Vec::new();
     if let Some(m) = h.first(kind::SYMBOL_TABLE) {
         let mut c = m.cursor(src);
@@ -45,13 +53,14 @@ pub(crate) fn members(src: &Source, h: &ObjectHeader<'_>) -> Result<Vec<(String,
                 let name = c.offset("symbol name offset")?;
                 let addr = c.offset("symbol object header address")?;
                 c.skip(24, "symbol cache")?;
-                out.push((heap.string(src, name)?, Target::Hard(addr)));
+                out.push((name, heap.string(src, name)?, Target::Hard(addr)));
             }
         }
         return Ok(out);
     }
-    for m in h.all(kind::LINK) {
-        out.push(parse_link(src, &mut m.cursor(src))?);
+    for (i, m) in h.all(kind::LINK).enumerate() {
+        let (name, target) = parse_link(src, &mut m.cursor(src))?;
+        out.push((i as u64, name, target));
     }
     if let Some(m) = h.first(kind::LINK_INFO) {
         let mut c = m.cursor(src);
@@ -67,7 +76,8 @@ pub(crate) fn members(src: &Source, h: &ObjectHeader<'_>) -> Result<Vec<(String,
             for rec in crate::btree2::records(src, index, 5)? {
                 let id = rec.get(4..).unwrap_or(&[]);
                 let obj = heap.object(src, id)?;
-                out.push(parse_link(src, &mut Cursor::over(src, obj, heap_addr))?);
+                let (name, target) = parse_link(src, &mut Cursor::over(src, obj, heap_addr))?;
+                out.push((heap.offset(src, id)?, name, target));
             }
         }
     }

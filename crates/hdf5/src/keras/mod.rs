@@ -65,8 +65,9 @@ pub struct Weights {
     /// The layout the file uses.
     pub format: Format,
     /// The layers in file order: the `layer_names` order for the legacy layout;
-    /// for Keras 3, a depth-first walk of `layers/` with siblings in creation
-    /// order (object header address order, which is the order Keras wrote them).
+    /// for Keras 3, a depth-first walk of `layers/` with siblings in the order the
+    /// file records their creation, which is the order Keras saved them (the
+    /// model's layer order).
     pub layers: Vec<Layer>,
 }
 

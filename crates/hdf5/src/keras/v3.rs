@@ -27,7 +27,8 @@ pub(super) fn read(file: &File) -> Result<Vec<Layer>> {
     Ok(out)
 }
 
-/// Visits the layer groups under `container` in creation order.
+/// Visits the layer groups under `container` in creation order (the order of
+/// [`Group::members`]).
 fn walk(file: &File, container: &Group<'_>, depth: usize, out: &mut Vec<Layer>) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(crate::Error::TooDeep {
@@ -37,7 +38,7 @@ fn walk(file: &File, container: &Group<'_>, depth: usize, out: &mut Vec<Layer>) 
             limit: MAX_DEPTH,
         });
     }
-    let mut groups: Vec<Group<'_>> = container
+    let groups: Vec<Group<'_>> = container
         .members()?
         .into_iter()
         .filter_map(|m| match m {
@@ -45,7 +46,6 @@ fn walk(file: &File, container: &Group<'_>, depth: usize, out: &mut Vec<Layer>) 
             Node::Dataset(_) => None,
         })
         .collect();
-    groups.sort_by_key(|g| g.address());
     for g in groups {
         let name = g.path().rsplit('/').next().unwrap_or_default().to_string();
         if name == "vars" {
