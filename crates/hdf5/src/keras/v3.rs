@@ -2,6 +2,8 @@
 //! parent (`layers/<key>/layers/<key>/vars`, or sub-layers under attribute names),
 //! and the older `_layer_checkpoint_dependencies` spelling of `layers`.
 
+use std::collections::HashSet;
+
 use super::{weight, Layer};
 use crate::error::Result;
 use crate::{File, Group, Node};
@@ -12,9 +14,10 @@ const MAX_DEPTH: usize = 32;
 pub(super) fn read(file: &File) -> Result<Vec<Layer>> {
     let root = file.root()?;
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for key in ["layers", "_layer_checkpoint_dependencies"] {
         if root.contains(key)? {
-            walk(file, &root.group(key)?, 0, &mut out)?;
+            walk(file, &root.group(key)?, 0, &mut seen, &mut out)?;
         }
     }
     // The model's own variables (rare), at the root's `vars`.
@@ -29,7 +32,23 @@ pub(super) fn read(file: &File) -> Result<Vec<Layer>> {
 
 /// Visits the layer groups under `container` in creation order (the order of
 /// [`Group::members`]).
-fn walk(file: &File, container: &Group<'_>, depth: usize, out: &mut Vec<Layer>) -> Result<()> {
+fn walk(
+    file: &File,
+    container: &Group<'_>,
+    depth: usize,
+    seen: &mut HashSet<u64>,
+    out: &mut Vec<Layer>,
+) -> Result<()> {
+    // A group linked twice (or into its own subtree) is walked only once: a file
+    // built to branch back on itself could otherwise take exponential time.
+    if !seen.insert(container.address()) {
+        return Err(crate::Error::Cycle {
+            file: file.path().to_path_buf(),
+            object: container.path().to_string(),
+            what: "group",
+            offset: container.address(),
+        });
+    }
     if depth > MAX_DEPTH {
         return Err(crate::Error::TooDeep {
             file: file.path().to_path_buf(),
@@ -55,7 +74,7 @@ fn walk(file: &File, container: &Group<'_>, depth: usize, out: &mut Vec<Layer>) 
             out.push(layer(file, &g, &g.group("vars")?)?);
         }
         // Sub-layers: a nested `layers` group or any other child group.
-        walk(file, &g, depth + 1, out)?;
+        walk(file, &g, depth + 1, seen, out)?;
     }
     Ok(())
 }
