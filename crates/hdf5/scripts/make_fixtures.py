@@ -23,6 +23,8 @@ Files written to crates/hdf5/tests/fixtures/:
                            storage, dense link storage, variable-length strings
 - edge_v0.h5               the same cases written with the earliest file format (superblock 0,
                            symbol-table groups, v1 B-tree chunk indexes)
+- unsupported.h5           features the reader refuses with a named error: a growable
+                           dataset (extensible-array chunk index) and a soft link
 - expected.json            shapes and values (or summaries) of every weight, plus the
                            tiny VGG's logits on a fixed input
 """
@@ -211,6 +213,12 @@ def write_split_legacy(path):
                 sub.create_dataset("kernel:0", data=np.full((2, 3), i, dtype="<f4"))
 
 
+def write_unsupported(path):
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("growable", data=np.arange(10, dtype="<f4"), maxshape=(None,), chunks=(4,))
+        f["soft"] = h5py.SoftLink("/growable")
+
+
 def nested_fixture(expected):
     import keras
 
@@ -235,6 +243,7 @@ def main():
     vgg_fixtures(expected)
     nested_fixture(expected)
     write_split_legacy(os.path.join(OUT, "split_names_legacy.h5"))
+    write_unsupported(os.path.join(OUT, "unsupported.h5"))
     arrays = write_edge(os.path.join(OUT, "edge.h5"), "v108")
     write_edge(os.path.join(OUT, "edge_v0.h5"), "earliest")
     expected["edge"] = {name: {"shape": list(a.shape),

@@ -28,6 +28,9 @@
 //! # Ok::<(), strata_hdf5::Error>(())
 //! ```
 #![warn(missing_docs)]
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod attribute;
 mod btree1;

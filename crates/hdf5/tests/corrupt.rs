@@ -30,7 +30,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const FIXTURES: [&str; 7] = [
+const FIXTURES: [&str; 8] = [
+    "unsupported.h5",
     "vgg_tiny_legacy.h5",
     "vgg_tiny_full_legacy.h5",
     "vgg_tiny.weights.h5",

@@ -199,3 +199,23 @@ fn errors_name_the_file_and_the_object() {
         "{err}"
     );
 }
+
+#[test]
+fn unsupported_features_are_named() {
+    let f = File::open(fixture("unsupported.h5")).unwrap();
+    assert_eq!(f.superblock_version(), 3);
+    let d = f.dataset("growable").unwrap();
+    assert_eq!(d.shape(), &[10]);
+    let err = d.read_f32().unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("unsupported.h5")
+            && msg.contains("/growable")
+            && msg.contains("extensible array")
+            && msg.contains("offset"),
+        "{msg}"
+    );
+    let msg = f.get("soft").unwrap_err().to_string();
+    assert!(msg.contains("/soft") && msg.contains("soft link"), "{msg}");
+}
