@@ -137,7 +137,7 @@ def vgg_fixtures(expected):
         layers.append(entry)
     expected["vgg_tiny"] = {
         "input": {"shape": list(x.shape), "layout": "NHWC",
-                  "formula": "sin(0.1*h + 0.2*w + 0.7*c + 1.3*n)"},
+                  "formula": "sin(0.1*h + 0.2*w + 0.7*c + 1.3*n) in float64, then rounded to float32"},
         "logits": [[float(v) for v in row] for row in l_legacy],
         "probabilities": [[float(v) for v in row] for row in probs],
         "layers": layers,
