@@ -31,7 +31,6 @@ pub(crate) enum Layout<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Filter {
     pub(crate) id: u16,
-    pub(crate) optional: bool,
     pub(crate) params: Vec<u32>,
 }
 
@@ -162,11 +161,10 @@ pub(crate) fn filters(src: &Source, h: &ObjectHeader<'_>) -> Result<Vec<Filter>>
         if version == 1 && nvals % 2 == 1 {
             c.skip(4, "filter parameter padding")?;
         }
-        out.push(Filter {
-            id,
-            optional: flags & 1 != 0,
-            params,
-        });
+        // Flag bit 0 marks a filter optional; an unknown filter is refused either
+        // way, since its chunks cannot be decoded.
+        let _ = flags;
+        out.push(Filter { id, params });
     }
     Ok(out)
 }

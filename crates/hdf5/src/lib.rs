@@ -41,6 +41,7 @@ mod dataspace;
 mod datatype;
 mod error;
 mod file;
+mod filters;
 mod fixed_array;
 mod fractal_heap;
 mod heap;
