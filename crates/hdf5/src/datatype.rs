@@ -40,7 +40,9 @@ pub enum Datatype {
 }
 
 impl Datatype {
-    /// Size in bytes of one element as stored in the file.
+    /// Size in bytes of one element as stored in the file. For a variable-length
+    /// string this is the size of its in-file reference (length, global heap
+    /// collection address, index) with 8-byte addresses.
     pub fn size(&self) -> u64 {
         match self {
             Datatype::Integer { size, .. }

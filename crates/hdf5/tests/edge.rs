@@ -219,3 +219,23 @@ fn unsupported_features_are_named() {
     let msg = f.get("soft").unwrap_err().to_string();
     assert!(msg.contains("/soft") && msg.contains("soft link"), "{msg}");
 }
+
+#[test]
+fn damaged_checksums_are_reported() {
+    // Superblock v2: a changed end-of-file address breaks its checksum.
+    let mut bytes = std::fs::read(fixture("edge.h5")).unwrap();
+    bytes[30] ^= 0x01;
+    let msg = File::from_bytes("edge.h5", bytes).unwrap_err().to_string();
+    assert!(msg.contains("superblock checksum"), "{msg}");
+    // Object header v2: a changed byte inside the root's header.
+    let mut bytes = std::fs::read(fixture("edge.h5")).unwrap();
+    let ohdr = bytes.windows(4).position(|w| w == b"OHDR").unwrap();
+    bytes[ohdr + 8] ^= 0x40;
+    let f = File::from_bytes("edge.h5", bytes).unwrap();
+    let msg = f
+        .root()
+        .and_then(|r| r.member_names())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("checksum") || msg.contains("bad"), "{msg}");
+}
