@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use strata_tensor::Element;
+use strata_tensor::{Element, Tensor};
 
 use super::Model;
 use crate::error::{LayersError, Result};
@@ -105,7 +105,10 @@ impl<T: Element> Sequential<T> {
         let architecture: Architecture =
             serde_json::from_str(metadata_value(path, metadata, ARCHITECTURE)?)
                 .map_err(|e| format_error(path, format!("architecture JSON: {e}")))?;
-        let model = Self::from_architecture(&architecture)
+        // The file's own values bound what its architecture may allocate: an edited kernel
+        // size fails here, before any weight is drawn.
+        let held = weights.values().map(Tensor::numel).sum();
+        let model = Self::from_architecture_within(&architecture, held)
             .map_err(|e| format_error(path, e.to_string()))?;
         model.load_state_dict(weights, &path.display().to_string())?;
         Ok(model)
