@@ -76,10 +76,12 @@ pub(crate) fn check_view(t: &TensorRef, key: &str, path: &Path) -> Result<(usize
         });
     match last {
         Some(last) if last < t.storage.numel && numel <= t.storage.numel => {}
-        _ => return Err(bad(format!(
+        _ => {
+            return Err(bad(format!(
             "shape {:?} with stride {:?} and offset {} does not fit its storage {} of {} elements",
             t.shape, t.stride, t.offset, t.storage.key, t.storage.numel
-        ))),
+        )))
+        }
     }
     let mut expected = 1usize;
     let mut contiguous = true;
