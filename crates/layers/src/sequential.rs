@@ -311,6 +311,62 @@ impl<T: Element> Sequential<T> {
         })
     }
 
+    /// The outputs of the layers named in `names` (in that order) and the model's output, in
+    /// one inference pass that records no graph: the feature maps behind visualisations
+    /// (Keras's `Model(inputs, [layer.output, …])`, PyTorch's forward hooks). An unknown name
+    /// is an error that lists the model's layers.
+    ///
+    /// ```
+    /// use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig};
+    /// use strata_layers::Sequential;
+    /// use strata_tensor::Tensor;
+    ///
+    /// let model = Sequential::<f32>::builder(&[1, 4, 4])
+    ///     .add(Conv2dConfig::new(2, 3).activation(Activation::Relu))
+    ///     .add(FlattenConfig::new())
+    ///     .add(DenseConfig::new(3))
+    ///     .build()?;
+    /// let x = Tensor::from_vec((0..16).map(|v| v as f32 / 16.0).collect(), &[1, 1, 4, 4])?;
+    /// let (y, maps) = model.predict_with_activations(&x, &["flatten", "conv2d"])?;
+    /// assert_eq!(y.to_vec(), model.predict_batch(&x)?.to_vec());
+    /// assert_eq!(maps[0].shape(), &[1, 8]);
+    /// assert_eq!(maps[1].shape(), &[1, 2, 2, 2]);
+    /// assert_eq!(maps[0].to_vec(), maps[1].to_vec());
+    /// assert!(model.predict_with_activations(&x, &["conv9"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn predict_with_activations(
+        &self,
+        input: &Tensor<T>,
+        names: &[&str],
+    ) -> Result<(Tensor<T>, Vec<Tensor<T>>)> {
+        if let Some(missing) = names.iter().find(|n| !self.layer_names().contains(n)) {
+            return Err(LayersError::config(
+                self.name(),
+                format!(
+                    "no layer named {missing}; the layers are {}",
+                    self.layer_names().join(", ")
+                ),
+            ));
+        }
+        let mut found: Vec<Option<Tensor<T>>> = vec![None; names.len()];
+        let output = no_grad(|| {
+            self.forward_observed(
+                &Var::constant(input.clone()),
+                &mut ForwardContext::eval(),
+                &mut |name, x, _| {
+                    for (slot, wanted) in found.iter_mut().zip(names) {
+                        if *wanted == name {
+                            *slot = Some(x.value());
+                        }
+                    }
+                },
+            )
+            .map(|y| y.value())
+        })?;
+        Ok((output, found.into_iter().flatten().collect()))
+    }
+
     /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer
     /// order.
     pub fn parameters(&self) -> Vec<(String, Var<T>)> {
