@@ -297,6 +297,40 @@ impl<T: Element> Sequential<T> {
         })
     }
 
+    /// Runs the model on a batch without recording a graph, returning every layer's name
+    /// and output in order (as printing `output.size()` after each stage of a PyTorch
+    /// model). `ctx` decides training or inference behaviour (dropout).
+    ///
+    /// ```
+    /// use strata_layers::layer::{FlattenConfig, MaxPool2dConfig};
+    /// use strata_layers::{ForwardContext, Sequential};
+    /// use strata_tensor::Tensor;
+    /// let model = Sequential::<f32>::builder(&[1, 4, 4])
+    ///     .add(MaxPool2dConfig::new(2))
+    ///     .add(FlattenConfig::new())
+    ///     .build()?;
+    /// let stages = model.forward_stages(&Tensor::zeros(&[1, 1, 4, 4]), &mut ForwardContext::eval())?;
+    /// assert_eq!(stages[0].1.shape(), &[1, 1, 2, 2]);
+    /// assert_eq!((stages[1].0.as_str(), stages[1].1.shape()), ("flatten", &[1, 4][..]));
+    /// # Ok::<(), strata_layers::LayersError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An input whose sample shape is not the model's, or a layer that fails.
+    pub fn forward_stages(
+        &self,
+        input: &Tensor<T>,
+        ctx: &mut ForwardContext,
+    ) -> Result<Vec<(String, Tensor<T>)>> {
+        let mut stages = Vec::with_capacity(self.layers.len());
+        no_grad(|| {
+            self.forward_observed(&Var::constant(input.clone()), ctx, &mut |name, x, _| {
+                stages.push((name.to_string(), x.value()));
+            })
+        })?;
+        Ok(stages)
+    }
+
     /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer
     /// order.
     pub fn parameters(&self) -> Vec<(String, Var<T>)> {
