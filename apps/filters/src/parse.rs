@@ -197,10 +197,8 @@ fn parse_text(text: &str, path: &Path) -> Result<ParsedFilter> {
                     at: (i + 1, col + 1),
                     values,
                 }),
-            None if content.trim().is_empty() && line.trim().is_empty() => {
-                if channels.last().is_some_and(|c| !c.is_empty()) {
-                    channels.push(Vec::new());
-                }
+            None if line.trim().is_empty() && channels.last().is_some_and(|c| !c.is_empty()) => {
+                channels.push(Vec::new())
             }
             None => {}
         }
