@@ -168,6 +168,25 @@ pub fn load_image(
     )?)
 }
 
+/// Reads one image file of any format the `image` crate decodes at its own size (no
+/// resizing), converted to `mode`, as a `[C, H, W]` tensor scaled to `[0, 1]`.
+///
+/// # Errors
+/// A file that cannot be read or decoded, or an empty image, naming the file.
+pub fn load_image_unscaled(path: &Path, mode: ColorMode) -> Result<strata_tensor::Tensor<f32>> {
+    let image = decode_image(path)?;
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    if width == 0 || height == 0 {
+        return Err(DataError::format(path, "the image is empty (0 pixels)"));
+    }
+    let bytes = to_planar(&image, height, width, mode, FilterType::Nearest);
+    let values = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    Ok(strata_tensor::Tensor::from_vec(
+        values,
+        &[mode.channels(), height, width],
+    )?)
+}
+
 /// Decodes, converts and resizes one file into planar bytes.
 fn decode_planar(
     path: &Path,
@@ -321,6 +340,24 @@ mod tests {
         assert_eq!(small.read(5, &mut out).unwrap(), 2);
         assert!(out.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(out[0], 1.0);
+    }
+
+    #[test]
+    fn load_image_unscaled_keeps_the_files_size() {
+        let dir = scratch("unscaled");
+        let path = dir.join("odd.png");
+        let mut img = image::RgbImage::new(5, 3);
+        img.put_pixel(4, 2, image::Rgb([255, 0, 51]));
+        img.save(&path).unwrap();
+        let rgb = load_image_unscaled(&path, ColorMode::Rgb).unwrap();
+        assert_eq!(rgb.shape(), &[3, 3, 5]);
+        let v = rgb.to_vec();
+        assert_eq!((v[14], v[15 + 14], v[30 + 14]), (1.0, 0.0, 0.2));
+        let grey = load_image_unscaled(&path, ColorMode::Grayscale).unwrap();
+        assert_eq!(grey.shape(), &[1, 3, 5]);
+        let err = load_image_unscaled(&dir.join("absent.png"), ColorMode::Rgb).unwrap_err();
+        assert!(err.to_string().contains("absent.png"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

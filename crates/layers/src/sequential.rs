@@ -349,22 +349,74 @@ impl<T: Element> Sequential<T> {
                 ),
             ));
         }
-        let mut found: Vec<Option<Tensor<T>>> = vec![None; names.len()];
-        let output = no_grad(|| {
-            self.forward_observed(
-                &Var::constant(input.clone()),
-                &mut ForwardContext::eval(),
-                &mut |name, x, _| {
-                    for (slot, wanted) in found.iter_mut().zip(names) {
-                        if *wanted == name {
-                            *slot = Some(x.value());
-                        }
-                    }
-                },
-            )
-            .map(|y| y.value())
+        let stages = self.collect_stages(input, &mut ForwardContext::eval(), |name| {
+            names.contains(&name)
         })?;
-        Ok((output, found.into_iter().flatten().collect()))
+        let output = stages
+            .last()
+            .map(|(_, y)| y.clone())
+            .ok_or_else(|| LayersError::config(self.name(), "the model has no layers"))?;
+        let maps = names
+            .iter()
+            .filter_map(|wanted| {
+                stages
+                    .iter()
+                    .find(|(name, _)| name == wanted)
+                    .map(|(_, x)| x.clone())
+            })
+            .collect();
+        Ok((output, maps))
+    }
+
+    /// Runs the model on a batch without recording a graph, returning every layer's name
+    /// and output in order (as printing `output.size()` after each stage of a PyTorch
+    /// model). `ctx` decides training or inference behaviour (dropout).
+    ///
+    /// ```
+    /// use strata_layers::layer::{FlattenConfig, MaxPool2dConfig};
+    /// use strata_layers::{ForwardContext, Sequential};
+    /// use strata_tensor::Tensor;
+    /// let model = Sequential::<f32>::builder(&[1, 4, 4])
+    ///     .add(MaxPool2dConfig::new(2))
+    ///     .add(FlattenConfig::new())
+    ///     .build()?;
+    /// let stages = model.forward_stages(&Tensor::zeros(&[1, 1, 4, 4]), &mut ForwardContext::eval())?;
+    /// assert_eq!(stages[0].1.shape(), &[1, 1, 2, 2]);
+    /// assert_eq!((stages[1].0.as_str(), stages[1].1.shape()), ("flatten", &[1, 4][..]));
+    /// # Ok::<(), strata_layers::LayersError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An input whose sample shape is not the model's, or a layer that fails.
+    pub fn forward_stages(
+        &self,
+        input: &Tensor<T>,
+        ctx: &mut ForwardContext,
+    ) -> Result<Vec<(String, Tensor<T>)>> {
+        self.collect_stages(input, ctx, |_| true)
+    }
+
+    /// One inference pass without a graph that keeps the outputs of the layers `keep` accepts,
+    /// and always the last layer's (the model's output), so that a caller holding a few maps
+    /// holds no more than those.
+    fn collect_stages(
+        &self,
+        input: &Tensor<T>,
+        ctx: &mut ForwardContext,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Tensor<T>)>> {
+        let last = self.layers.len().saturating_sub(1);
+        let mut stages = Vec::new();
+        let mut index = 0;
+        no_grad(|| {
+            self.forward_observed(&Var::constant(input.clone()), ctx, &mut |name, x, _| {
+                if index == last || keep(name) {
+                    stages.push((name.to_string(), x.value()));
+                }
+                index += 1;
+            })
+        })?;
+        Ok(stages)
     }
 
     /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer

@@ -1,15 +1,22 @@
-//! Pictures for people (feature `plot`): line charts of training curves and grids of
-//! labelled images, written as PNG.
+//! Pictures for people (feature `plot`): line charts of training curves, grids of images
+//! with or without captions, titled sheets of grids, single images, and the display scaling
+//! (with a diverging colour map for signed values) that turns feature maps into pictures.
 //!
 //! Drawn with `plotters` into an RGB buffer and encoded with `png`; text uses the bundled
 //! DejaVu Sans font (see `assets/DejaVuSans-LICENSE.txt`), so no system font or C library
 //! is needed.
 
 mod chart;
+mod display;
 mod grid;
+mod image;
+mod sheet;
 
 pub use chart::{Chart, Series};
+pub use display::{display_image, diverging, vector_image, DisplayScale};
 pub use grid::{ImageGrid, Tile};
+pub use image::save_image_png;
+pub use sheet::Sheet;
 
 use std::path::Path;
 use std::sync::Once;
@@ -33,9 +40,32 @@ fn register_bundled_font() {
 
 /// Writes RGB pixels (`width × height × 3` bytes, row-major) as a PNG file, atomically.
 fn save_rgb_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
+    save_png_bytes(path, pixels, width, height, PngColor::Rgb)
+}
+
+/// The pixel layouts PNG files are written in.
+#[derive(Clone, Copy)]
+enum PngColor {
+    /// One byte per pixel.
+    Grey,
+    /// Three bytes per pixel.
+    Rgb,
+}
+
+/// Writes row-major pixels as a PNG file, atomically.
+fn save_png_bytes(
+    path: &Path,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    color: PngColor,
+) -> Result<()> {
     write_atomic(path, |w| {
         let mut encoder = png::Encoder::new(&mut *w, width, height);
-        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_color(match color {
+            PngColor::Grey => png::ColorType::Grayscale,
+            PngColor::Rgb => png::ColorType::Rgb,
+        });
         encoder.set_depth(png::BitDepth::Eight);
         let png_error = |e: png::EncodingError| LayersError::Format {
             path: path.to_path_buf(),
