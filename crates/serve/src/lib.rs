@@ -39,4 +39,9 @@ pub use api::router;
 pub use classifier::{Classifier, Prediction, Preprocess};
 pub use decode::{decode_image, MAX_DECODE_BYTES, MAX_SIDE};
 pub use error::{InputError, ServeError};
-pub use server::{Server, ServerConfig};
+pub use server::{RunningServer, Server, ServerConfig};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -134,6 +134,26 @@ impl Server {
         runtime.block_on(self.serve(shutdown))
     }
 
+    /// Serves on a thread of its own until [`RunningServer::shutdown`] (a server inside a
+    /// program or a test).
+    pub fn spawn(self) -> Result<RunningServer, ServeError> {
+        let address = self.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("strata-serve".into())
+            .spawn(move || {
+                self.run(async {
+                    // A dropped sender stops the server too.
+                    let _ = stopped.await;
+                })
+            })?;
+        Ok(RunningServer {
+            address,
+            stop,
+            thread,
+        })
+    }
+
     /// Serves on the current tokio runtime until `shutdown` completes (as
     /// [`Server::run`]).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
@@ -177,5 +197,28 @@ impl Server {
         // Open requests finish; idle connections close.
         let _ = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
         Ok(())
+    }
+}
+
+/// A server running on its own thread (from [`Server::spawn`]).
+#[derive(Debug)]
+pub struct RunningServer {
+    address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<(), ServeError>>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting, lets open requests finish, and waits for the server to end.
+    pub fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        self.thread
+            .join()
+            .map_err(|_| ServeError::Io(std::io::Error::other("the server thread panicked")))?
     }
 }
