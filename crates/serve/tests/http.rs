@@ -14,7 +14,7 @@ use strata_serve::{Classifier, Preprocess, RunningServer, Server, ServerConfig};
 const LIMIT: usize = 1 << 20;
 
 fn start() -> RunningServer {
-    let mut model = Sequential::builder(&[1, 28, 28])
+    let mut model: Sequential<f32> = Sequential::builder(&[1, 28, 28])
         .seed(7)
         .add(Flatten::new())
         .add(Dense::new(10))
