@@ -5,9 +5,10 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use strata_layers::bench::{time_calls, Summary, TimingConfig};
+use strata_layers::bench::{time_calls, SampleStats, TimingConfig};
 use strata_layers::optim::{Adam, AdamConfig};
-use strata_layers::train::{Model, StepProfile, TargetData};
+use strata_layers::train::{Model, StepProfile};
+use strata_layers::Targets;
 use strata_layers::{ForwardContext, LayersError};
 use strata_tensor::Tensor;
 
@@ -39,7 +40,7 @@ pub struct BenchResult {
     /// Images per call.
     pub batch: usize,
     /// Images per second over the samples.
-    pub images_per_second: Summary,
+    pub images_per_second: SampleStats,
     /// Samples × calls per sample.
     pub samples: (usize, usize),
 }
@@ -61,10 +62,10 @@ impl BenchResult {
 }
 
 /// A batch of standard-normal images `[batch, 1, 28, 28]` and uniform random labels.
-fn random_batch(batch: usize, rng: &mut StdRng) -> AppResult<(Tensor<f32>, TargetData<f32>)> {
+fn random_batch(batch: usize, rng: &mut StdRng) -> AppResult<(Tensor<f32>, Targets<f32>)> {
     let x = Tensor::rand_normal(&[batch, 1, 28, 28], 0.0, 1.0, rng)?;
     let labels = (0..batch).map(|_| rng.random_range(0..10)).collect();
-    Ok((x, TargetData::Labels(labels)))
+    Ok((x, Targets::Labels(labels)))
 }
 
 /// The course model compiled with the app's loss and Adam at learning rate 1e-3.

@@ -8,15 +8,14 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use strata_data::{load_all, load_digit, IdxDataset, Split, Subset};
-use strata_layers::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
 use strata_layers::loss::Loss;
 use strata_layers::metrics::ConfusionMatrix;
 use strata_layers::optim::{Adam, AdamConfig, ExponentialDecay};
 use strata_layers::plot::{Chart, ImageGrid, Tile};
-use strata_layers::train::{
-    EpochSchedule, FitConfig, History, Model, TargetData, Validation, Verbosity,
-};
+use strata_layers::train::{EpochSchedule, FitConfig, History, Model, Validation, Verbosity};
 use strata_layers::Sequential;
+use strata_layers::Targets;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.
@@ -28,14 +27,14 @@ pub type AppResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 pub fn mnist_model(seed: u64) -> AppResult<Sequential<f32>> {
     Ok(Sequential::builder(&[1, 28, 28])
         .seed(seed)
-        .add(Conv2d::new(32, 3).activation(Activation::Relu))
-        .add(MaxPool2d::new(2))
-        .add(Conv2d::new(64, 3).activation(Activation::Relu))
-        .add(MaxPool2d::new(2))
-        .add(Conv2d::new(64, 3).activation(Activation::Relu))
-        .add(Flatten::new())
-        .add(Dense::new(64).activation(Activation::Relu))
-        .add(Dense::new(10))
+        .add(Conv2dConfig::new(32, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(64).activation(Activation::Relu))
+        .add(DenseConfig::new(10))
         .build()?)
 }
 
@@ -137,7 +136,7 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         epochs: options.epochs,
         batch_size: options.batch_size,
         seed: options.seed,
-        validation: Validation::Data(tx, TargetData::Labels(ty)),
+        validation: Validation::Data(tx, Targets::Labels(ty)),
         schedule: Some(EpochSchedule(std::sync::Arc::new(ExponentialDecay {
             initial: options.learning_rate,
             decay_steps: 1,
@@ -151,7 +150,7 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         },
         ..FitConfig::default()
     };
-    let history = model.fit(&x, &TargetData::Labels(y), &config, &mut [])?;
+    let history = model.fit(&x, &Targets::Labels(y), &config, &mut [])?;
     model.network().save(&options.model_path)?;
     let stem = options.plot_stem.to_string_lossy();
     let (loss_png, accuracy_png) = (
@@ -208,7 +207,7 @@ pub fn probabilities(model: &Sequential<f32>, x: &Tensor<f32>) -> AppResult<Tens
 
 /// Test-set results: accuracy, per class, the confusion matrix and the mistakes.
 #[derive(Debug)]
-pub struct Evaluation {
+pub struct TestReport {
     /// Counts of (true, predicted) pairs.
     pub confusion: ConfusionMatrix,
     /// Indices of misclassified images with their predicted class.
@@ -220,7 +219,7 @@ pub fn evaluate(
     model: &Sequential<f32>,
     x: &Tensor<f32>,
     labels: &[usize],
-) -> AppResult<Evaluation> {
+) -> AppResult<TestReport> {
     let p = probabilities(model, x)?;
     let mut confusion = ConfusionMatrix::new(10);
     confusion.add(&p, labels)?;
@@ -232,7 +231,7 @@ pub fn evaluate(
         .filter(|(_, (predicted, truth))| predicted != *truth)
         .map(|(i, (predicted, _))| (i, predicted))
         .collect();
-    Ok(Evaluation {
+    Ok(TestReport {
         confusion,
         mistakes,
     })
@@ -244,7 +243,7 @@ pub fn save_mistakes(
     path: &Path,
     x: &Tensor<f32>,
     labels: &[usize],
-    evaluation: &Evaluation,
+    evaluation: &TestReport,
     class_names: &[&str],
     max: usize,
 ) -> AppResult<()> {

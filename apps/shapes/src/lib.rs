@@ -10,12 +10,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use strata_data::{
     load_image, ColorMode, DataLoader, Dataset, ImageFolder, Shapes, SHAPES_CLASSES, SHAPES_SIZE,
 };
-use strata_layers::layer::{Activation, Conv2d, Dense, Dropout, Flatten, MaxPool2d};
+use strata_layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig,
+};
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::plot::Chart;
-use strata_layers::train::{FitConfig, History, Model, TargetData, Validation, Verbosity};
+use strata_layers::train::{FitConfig, History, Model, Validation, Verbosity};
 use strata_layers::Sequential;
+use strata_layers::Targets;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.
@@ -26,13 +29,13 @@ pub type AppResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 pub fn course_model(seed: u64) -> AppResult<Sequential<f32>> {
     Ok(Sequential::builder(&[3, SHAPES_SIZE, SHAPES_SIZE])
         .seed(seed)
-        .add(Conv2d::new(32, 6).activation(Activation::Relu))
-        .add(MaxPool2d::new(2))
-        .add(Conv2d::new(32, 6).activation(Activation::Relu))
-        .add(MaxPool2d::new(2))
-        .add(Dropout::new(0.2))
-        .add(Flatten::new())
-        .add(Dense::new(3).activation(Activation::Softmax))
+        .add(Conv2dConfig::new(32, 6).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(Conv2dConfig::new(32, 6).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.2))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(3).activation(Activation::Softmax))
         .build()?)
 }
 
@@ -149,7 +152,7 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         },
         ..FitConfig::default()
     };
-    let history = model.fit(&x, &TargetData::Labels(y), &config, &mut [])?;
+    let history = model.fit(&x, &Targets::Labels(y), &config, &mut [])?;
     let train_seconds: f64 = history.epochs.iter().map(|e| e.train_seconds).sum();
     let trained: f64 = history
         .epochs

@@ -19,9 +19,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use strata_autograd::{GradStore, Result, Var};
 use strata_tensor::conv::{
-    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, Conv2dParams,
+    conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, Conv2dOptions,
 };
-use strata_tensor::pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dParams};
+use strata_tensor::pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dOptions};
 use strata_tensor::Tensor;
 
 const BATCH: usize = 64;
@@ -69,8 +69,8 @@ impl Mnist {
     /// Forward and backward through autograd.
     fn step(&self) -> Result<GradStore<f32>> {
         let p = &self.params;
-        let conv = Conv2dParams::default();
-        let pool = Pool2dParams::new([2, 2]);
+        let conv = Conv2dOptions::default();
+        let pool = Pool2dOptions::new([2, 2]);
         let logits = self
             .x
             .conv2d(&p[0], Some(&p[1]), &conv)?
@@ -94,8 +94,8 @@ impl Mnist {
     fn raw_step(&self) -> Result<Vec<Tensor<f32>>> {
         let p: Vec<Tensor<f32>> = self.params.iter().map(Var::value).collect();
         let x = self.x.value();
-        let conv = Conv2dParams::default();
-        let pool = Pool2dParams::new([2, 2]);
+        let conv = Conv2dOptions::default();
+        let pool = Pool2dOptions::new([2, 2]);
         // Forward.
         let c1 = conv2d(&x, &p[0], Some(&p[1]), &conv)?;
         let r1 = c1.relu();

@@ -29,8 +29,8 @@
 //! ```
 
 use proptest::prelude::*;
-use strata_tensor::conv::{Conv2dParams, Padding2d};
-use strata_tensor::pool::Pool2dParams;
+use strata_tensor::conv::{Conv2dOptions, Padding2d};
+use strata_tensor::pool::Pool2dOptions;
 use strata_tensor::Tensor;
 
 /// Shapes of rank `0..=max_rank` with every dimension in `1..=max_dim`.
@@ -131,7 +131,7 @@ pub struct Conv2dCase {
     /// `[O]`, present in about half the cases.
     pub bias: Option<Tensor<f64>>,
     /// Stride 1..=2, padding 0..=2 per side, dilation 1..=2, groups 1..=3.
-    pub params: Conv2dParams,
+    pub params: Conv2dOptions,
 }
 
 /// Random convolutions over every geometry option (see [`Conv2dCase`]), with inputs just
@@ -158,7 +158,7 @@ pub fn conv2d_case() -> impl Strategy<Value = Conv2dCase> {
                 span.saturating_sub(pads).max(1) + extra[axis]
             };
             let (h, w) = (fit(0, pad[0] + pad[1]), fit(1, pad[2] + pad[3]));
-            let params = Conv2dParams {
+            let params = Conv2dOptions {
                 stride,
                 padding,
                 dilation,
@@ -188,7 +188,7 @@ pub fn conv2d_case() -> impl Strategy<Value = Conv2dCase> {
 
 /// A random NCHW input shape and pooling parameters that fit it: kernel 1..=3, stride
 /// 1..=3, padding per side smaller than the kernel, N and C in 1..=2.
-pub fn pool2d_case() -> impl Strategy<Value = (Vec<usize>, Pool2dParams)> {
+pub fn pool2d_case() -> impl Strategy<Value = (Vec<usize>, Pool2dOptions)> {
     (
         (1..=2usize, 1..=2usize),
         [1..=3usize, 1..=3usize],
@@ -208,7 +208,7 @@ pub fn pool2d_case() -> impl Strategy<Value = (Vec<usize>, Pool2dParams)> {
             };
             let h = kernel[0].saturating_sub(pad[0] + pad[1]).max(1) + extra[0];
             let w = kernel[1].saturating_sub(pad[2] + pad[3]).max(1) + extra[1];
-            let params = Pool2dParams {
+            let params = Pool2dOptions {
                 kernel,
                 stride,
                 padding,

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use strata_autograd::testing::tensor;
 use strata_autograd::{check_gradients, Result, Tolerance, Var};
-use strata_tensor::conv::{Conv2dParams, Padding2d};
-use strata_tensor::pool::Pool2dParams;
+use strata_tensor::conv::{Conv2dOptions, Padding2d};
+use strata_tensor::pool::Pool2dOptions;
 use strata_tensor::Tensor;
 
 /// conv 2 → 3 (3×3, padding 1) relu → max pool 2 → conv 3 → 4 (2×2)
@@ -15,21 +15,21 @@ fn network(v: &[Var<f64>], labels: &[usize]) -> Result<Var<f64>> {
     let [x, w1, b1, w2, b2, w3, b3] = v else {
         unreachable!("seven inputs")
     };
-    let conv1 = Conv2dParams {
+    let conv1 = Conv2dOptions {
         padding: Padding2d::uniform(1),
-        ..Conv2dParams::default()
+        ..Conv2dOptions::default()
     };
-    let conv2 = Conv2dParams {
+    let conv2 = Conv2dOptions {
         padding: Padding2d::symmetric(0, 1),
-        ..Conv2dParams::default()
+        ..Conv2dOptions::default()
     };
     let h = x
         .conv2d(w1, Some(b1), &conv1)?
         .relu()
-        .max_pool2d(&Pool2dParams::new([2, 2]))?
+        .max_pool2d(&Pool2dOptions::new([2, 2]))?
         .conv2d(w2, Some(b2), &conv2)?
         .tanh()
-        .avg_pool2d(&Pool2dParams::new([2, 2]), true)?
+        .avg_pool2d(&Pool2dOptions::new([2, 2]), true)?
         .flatten(1, 3)?;
     h.matmul(w3)?.add(b3)?.cross_entropy(labels)
 }

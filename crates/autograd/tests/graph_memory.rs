@@ -7,8 +7,8 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use strata_autograd::{live_nodes, no_grad, Result, Var};
-use strata_tensor::conv::{Conv2dParams, Padding2d};
-use strata_tensor::pool::Pool2dParams;
+use strata_tensor::conv::{Conv2dOptions, Padding2d};
+use strata_tensor::pool::Pool2dOptions;
 use strata_tensor::Tensor;
 
 /// A tiny convnet: conv 1 → 2 (3×3, padding 1) relu → max pool 2 → dropout → flatten →
@@ -29,14 +29,14 @@ impl Model {
 
     fn forward(&self, x: &Var<f32>, rng: &mut StdRng) -> Result<Var<f32>> {
         let p = &self.params;
-        let conv = Conv2dParams {
+        let conv = Conv2dOptions {
             padding: Padding2d::uniform(1),
-            ..Conv2dParams::default()
+            ..Conv2dOptions::default()
         };
         let h = x
             .conv2d(&p[0], Some(&p[1]), &conv)?
             .relu()
-            .max_pool2d(&Pool2dParams::new([2, 2]))?
+            .max_pool2d(&Pool2dOptions::new([2, 2]))?
             .dropout(0.2, rng)?
             .flatten(1, 3)?;
         dense(&h, &p[2], &p[3])

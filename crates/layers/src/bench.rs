@@ -43,8 +43,8 @@ pub struct Timing {
 
 impl Timing {
     /// Throughput in items per second (`batch` items per call): median, minimum, maximum.
-    pub fn throughput(&self, batch: usize) -> Summary {
-        Summary::of(
+    pub fn throughput(&self, batch: usize) -> SampleStats {
+        SampleStats::of(
             self.seconds_per_call
                 .iter()
                 .map(|s| batch as f64 / s)
@@ -55,7 +55,7 @@ impl Timing {
 
 /// Median, minimum and maximum of a set of values.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
+pub struct SampleStats {
     /// The median (the mean of the middle two for an even count).
     pub median: f64,
     /// The smallest value.
@@ -64,7 +64,7 @@ pub struct Summary {
     pub max: f64,
 }
 
-impl Summary {
+impl SampleStats {
     /// Summarises `values` (NaN for an empty set).
     pub fn of(mut values: Vec<f64>) -> Self {
         values.sort_by(f64::total_cmp);
@@ -89,7 +89,7 @@ impl Summary {
     }
 }
 
-impl fmt::Display for Summary {
+impl fmt::Display for SampleStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -173,15 +173,15 @@ mod tests {
 
     #[test]
     fn summary_takes_the_middle_value() {
-        let s = Summary::of(vec![3.0, 1.0, 2.0]);
+        let s = SampleStats::of(vec![3.0, 1.0, 2.0]);
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
-        assert_eq!(Summary::of(vec![4.0, 1.0, 2.0, 3.0]).median, 2.5);
-        assert!(Summary::of(vec![]).median.is_nan());
+        assert_eq!(SampleStats::of(vec![4.0, 1.0, 2.0, 3.0]).median, 2.5);
+        assert!(SampleStats::of(vec![]).median.is_nan());
     }
 
     #[test]
     fn summary_prints_four_significant_digits() {
-        let s = Summary {
+        let s = SampleStats {
             median: 2378.4,
             min: 18.5678,
             max: 0.123456,

@@ -7,19 +7,20 @@
 //! ([`train`]), and save/load in safetensors ([`io`]).
 //!
 //! ```
-//! use strata_layers::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+//! use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
 //! use strata_layers::loss::Loss;
 //! use strata_layers::optim::{Adam, AdamConfig};
-//! use strata_layers::train::{FitConfig, Model, TargetData, Verbosity};
+//! use strata_layers::train::{FitConfig, Model, Verbosity};
+//! use strata_layers::Targets;
 //! use strata_layers::Sequential;
 //! use strata_tensor::Tensor;
 //!
-//! let network = Sequential::builder(&[1, 8, 8])
-//!     .add(Conv2d::new(4, 3).activation(Activation::Relu))
-//!     .add(MaxPool2d::new(2))
-//!     .add(Flatten::new())
-//!     .add(Dense::new(2))
-//!     .build::<f32>()?;
+//! let network = Sequential::<f32>::builder(&[1, 8, 8])
+//!     .add(Conv2dConfig::new(4, 3).activation(Activation::Relu))
+//!     .add(MaxPool2dConfig::new(2))
+//!     .add(FlattenConfig::new())
+//!     .add(DenseConfig::new(2))
+//!     .build()?;
 //! println!("{}", network.summary());
 //! let mut model = Model::new(
 //!     network,
@@ -28,7 +29,7 @@
 //! );
 //! // Two classes: bright images and dark images.
 //! let x = Tensor::<f32>::from_vec((0..8 * 64).map(|i| if i < 4 * 64 { 1.0 } else { 0.0 }).collect(), &[8, 1, 8, 8])?;
-//! let y = TargetData::Labels(vec![0, 0, 0, 0, 1, 1, 1, 1]);
+//! let y = Targets::Labels(vec![0, 0, 0, 0, 1, 1, 1, 1]);
 //! let config = FitConfig { epochs: 30, batch_size: 4, verbosity: Verbosity::Silent, ..FitConfig::default() };
 //! let history = model.fit(&x, &y, &config, &mut [])?;
 //! assert_eq!(history.last().and_then(|e| e.accuracy), Some(1.0));
@@ -50,11 +51,13 @@ pub mod optim;
 pub mod plot;
 mod sequential;
 pub mod summary;
+mod targets;
 pub mod train;
 
 pub use error::{LayersError, Result};
 pub use module::{ForwardContext, Module, NamedVar};
 pub use sequential::{Architecture, NamedLayerConfig, Sequential, SequentialBuilder};
+pub use targets::Targets;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

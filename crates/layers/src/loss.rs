@@ -6,16 +6,7 @@ use strata_autograd::{CustomOp, Var};
 use strata_tensor::{Element, Tensor};
 
 use crate::error::{LayersError, Result};
-
-/// What a loss compares the model's output with.
-#[derive(Debug, Clone, Copy)]
-pub enum Targets<'a, T: Element> {
-    /// One class index per sample (sparse categorical cross-entropy).
-    Labels(&'a [usize]),
-    /// A tensor of the output's shape (one-hot or probabilities, binary targets, regression
-    /// values).
-    Dense(&'a Tensor<T>),
-}
+use crate::targets::Targets;
 
 /// A loss function; every loss is the mean over the batch (Keras's and PyTorch's default
 /// reduction).
@@ -51,7 +42,7 @@ const EPSILON: f64 = 1e-7;
 
 impl Loss {
     /// The loss of `output` against `targets`, as a scalar variable.
-    pub fn compute<T: Element>(&self, output: &Var<T>, targets: Targets<'_, T>) -> Result<Var<T>> {
+    pub fn compute<T: Element>(&self, output: &Var<T>, targets: &Targets<T>) -> Result<Var<T>> {
         match (*self, targets) {
             (
                 Self::SparseCategoricalCrossentropy { from_logits: true },

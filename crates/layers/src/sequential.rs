@@ -1,6 +1,7 @@
 //! `Sequential`: a stack of layers with Keras-style names, shapes and summary.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -43,26 +44,27 @@ pub struct NamedLayerConfig {
 /// Builds a [`Sequential`] model: the input shape, then layers in order.
 ///
 /// ```
-/// use strata_layers::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+/// use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
 /// use strata_layers::Sequential;
 ///
-/// let model = Sequential::builder(&[1, 28, 28])
-///     .add(Conv2d::new(32, 3).activation(Activation::Relu))
-///     .add(MaxPool2d::new(2))
-///     .add(Flatten::new())
-///     .add(Dense::new(10))
-///     .build::<f32>()?;
+/// let model = Sequential::<f32>::builder(&[1, 28, 28])
+///     .add(Conv2dConfig::new(32, 3).activation(Activation::Relu))
+///     .add(MaxPool2dConfig::new(2))
+///     .add(FlattenConfig::new())
+///     .add(DenseConfig::new(10))
+///     .build()?;
 /// assert_eq!(model.output_shape(), &[10]);
 /// assert_eq!(model.summary().total_params(), 320 + 5408 * 10 + 10);
 /// # Ok::<(), strata_layers::LayersError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct SequentialBuilder {
+pub struct SequentialBuilder<T: Element> {
     architecture: Architecture,
     explicit_names: Vec<bool>,
+    element: PhantomData<T>,
 }
 
-impl SequentialBuilder {
+impl<T: Element> SequentialBuilder<T> {
     /// Names the model (default `sequential`).
     pub fn name(mut self, name: &str) -> Self {
         self.architecture.name = name.to_string();
@@ -143,7 +145,7 @@ impl SequentialBuilder {
     }
 
     /// Builds the model: infers every layer's input shape and draws initial weights.
-    pub fn build<T: Element>(&self) -> Result<Sequential<T>> {
+    pub fn build(&self) -> Result<Sequential<T>> {
         Sequential::from_architecture(&self.architecture()?)
     }
 }
@@ -164,11 +166,11 @@ pub struct Sequential<T: Element> {
     class_names: Option<Vec<String>>,
 }
 
-impl Sequential<f32> {
-    /// Starts a model whose samples have shape `input_shape` (`[C, H, W]` for images). The
-    /// builder does not fix the element type: [`SequentialBuilder::build`] chooses it
-    /// (`build::<f64>()` for gradient checks).
-    pub fn builder(input_shape: &[usize]) -> SequentialBuilder {
+impl<T: Element> Sequential<T> {
+    /// Starts a model of element type `T` whose samples have shape `input_shape` (`[C, H, W]`
+    /// for images); the type is usually inferred from use, or named as
+    /// `Sequential::<f64>::builder` (gradient checks).
+    pub fn builder(input_shape: &[usize]) -> SequentialBuilder<T> {
         SequentialBuilder {
             architecture: Architecture {
                 name: "sequential".into(),
@@ -178,6 +180,7 @@ impl Sequential<f32> {
                 layers: Vec::new(),
             },
             explicit_names: Vec::new(),
+            element: PhantomData,
         }
     }
 }
@@ -195,6 +198,18 @@ impl<T: Element> std::fmt::Debug for Sequential<T> {
 impl<T: Element> Sequential<T> {
     /// Builds a model from a saved architecture (fresh weights drawn with its seed).
     pub fn from_architecture(architecture: &Architecture) -> Result<Self> {
+        Self::from_architecture_within(architecture, usize::MAX)
+    }
+
+    /// Builds a model from an architecture that may allocate at most `element_budget`
+    /// parameter and buffer values in all; an architecture that needs more is an error,
+    /// raised before its layer allocates anything (loading bounds a file's architecture by
+    /// the values the file holds).
+    pub fn from_architecture_within(
+        architecture: &Architecture,
+        element_budget: usize,
+    ) -> Result<Self> {
+        let mut budget = element_budget;
         let mut rng = StdRng::seed_from_u64(architecture.seed);
         let mut shape = architecture.input_shape.clone();
         let mut layers = Vec::with_capacity(architecture.layers.len());
@@ -203,11 +218,13 @@ impl<T: Element> Sequential<T> {
                 input_shape: &shape,
                 defaults: architecture.init_defaults,
                 rng: &mut rng,
+                element_budget: budget,
             };
             let module = layer
                 .config
                 .build::<T>(&mut ctx)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+            budget = ctx.element_budget;
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;

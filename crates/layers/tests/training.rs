@@ -3,12 +3,15 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use strata_layers::layer::{Activation, Conv2d, Dense, Dropout, Flatten, MaxPool2d};
+use strata_layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig,
+};
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::train::{
-    Control, EarlyStopping, EpochHook, FitConfig, Model, Monitor, TargetData, Validation, Verbosity,
+    Control, EarlyStopping, EpochHook, FitConfig, Model, Monitor, Validation, Verbosity,
 };
+use strata_layers::Targets;
 use strata_layers::{LayersError, Sequential};
 use strata_tensor::Tensor;
 
@@ -36,11 +39,11 @@ fn bars(n: usize, seed: u64) -> (Tensor<f32>, Vec<usize>) {
 fn network(seed: u64) -> Sequential<f32> {
     Sequential::builder(&[1, 8, 8])
         .seed(seed)
-        .add(Conv2d::new(4, 3).activation(Activation::Relu))
-        .add(MaxPool2d::new(2))
-        .add(Dropout::new(0.1))
-        .add(Flatten::new())
-        .add(Dense::new(2))
+        .add(Conv2dConfig::new(4, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.1))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(2))
         .build()
         .unwrap()
 }
@@ -84,15 +87,13 @@ fn a_small_convnet_learns_a_separable_task_perfectly() {
         validation: Validation::Split(0.25),
         ..quiet(25)
     };
-    let history = m.fit(&x, &TargetData::Labels(y), &config, &mut []).unwrap();
+    let history = m.fit(&x, &Targets::Labels(y), &config, &mut []).unwrap();
     let last = history.last().unwrap();
     assert_eq!(last.accuracy, Some(1.0), "{history:?}");
     assert_eq!(last.val_accuracy, Some(1.0), "{history:?}");
     assert!(history.loss()[0] > last.loss);
     let (test_x, test_y) = bars(40, 99);
-    let eval = m
-        .evaluate(&test_x, &TargetData::Labels(test_y), 16)
-        .unwrap();
+    let eval = m.evaluate(&test_x, &Targets::Labels(test_y), 16).unwrap();
     assert_eq!(eval.accuracy, Some(1.0));
     let probs = m.predict(&test_x, 16).unwrap();
     assert_eq!(probs.shape(), &[40, 2]);
@@ -104,7 +105,7 @@ fn a_small_convnet_learns_a_separable_task_perfectly() {
 #[test]
 fn same_seed_gives_bitwise_the_same_weights_with_one_or_two_threads() {
     let (x, y) = bars(48, 2);
-    let y = TargetData::Labels(y);
+    let y = Targets::Labels(y);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -129,8 +130,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn save_then_load_gives_identical_predictions() {
     let (x, y) = bars(32, 3);
     let mut m = model(5);
-    m.fit(&x, &TargetData::Labels(y), &quiet(2), &mut [])
-        .unwrap();
+    m.fit(&x, &Targets::Labels(y), &quiet(2), &mut []).unwrap();
     let path = scratch("save").join("model.safetensors");
     m.network().save(&path).unwrap();
     let loaded = Sequential::<f32>::load(&path).unwrap();
@@ -146,8 +146,8 @@ fn save_then_load_gives_identical_predictions() {
     assert_eq!(a, b);
     // Loading into a model of another shape names the key and both shapes.
     let other = Sequential::<f32>::builder(&[1, 8, 8])
-        .add(Flatten::new())
-        .add(Dense::new(3))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(3))
         .build()
         .unwrap();
     let err = other
@@ -160,7 +160,7 @@ fn save_then_load_gives_identical_predictions() {
 #[test]
 fn resuming_from_a_checkpoint_repeats_an_uninterrupted_run() {
     let (x, y) = bars(40, 4);
-    let y = TargetData::Labels(y);
+    let y = Targets::Labels(y);
     let mut straight = model(9);
     straight.fit(&x, &y, &quiet(4), &mut []).unwrap();
 
@@ -193,7 +193,7 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_step() {
         ..quiet(2)
     };
     let err = m
-        .fit(&x, &TargetData::Labels(y), &config, &mut [])
+        .fit(&x, &Targets::Labels(y), &config, &mut [])
         .unwrap_err();
     assert!(
         matches!(
@@ -212,7 +212,7 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_step() {
 #[test]
 fn early_stopping_and_hooks_end_training() {
     let (x, y) = bars(32, 6);
-    let y = TargetData::Labels(y);
+    let y = Targets::Labels(y);
     let mut m = model(2);
     let mut seen = Vec::new();
     let mut hook = EpochHook(|stats: &strata_layers::train::EpochStats| {
@@ -257,7 +257,7 @@ fn inputs_of_the_wrong_shape_are_named() {
     let mut m = model(0);
     let x = Tensor::<f32>::zeros(&[4, 1, 9, 8]);
     let err = m
-        .fit(&x, &TargetData::Labels(vec![0; 4]), &quiet(1), &mut [])
+        .fit(&x, &Targets::Labels(vec![0; 4]), &quiet(1), &mut [])
         .unwrap_err();
     assert!(
         err.to_string().contains("[1, 8, 8]") && err.to_string().contains("[1, 9, 8]"),
@@ -265,7 +265,7 @@ fn inputs_of_the_wrong_shape_are_named() {
     );
     let x = Tensor::<f32>::zeros(&[4, 1, 8, 8]);
     let err = m
-        .fit(&x, &TargetData::Labels(vec![0; 3]), &quiet(1), &mut [])
+        .fit(&x, &Targets::Labels(vec![0; 3]), &quiet(1), &mut [])
         .unwrap_err();
     assert!(err.to_string().contains("4 samples but 3 targets"), "{err}");
 }
@@ -286,7 +286,7 @@ fn a_schedule_sets_the_learning_rate_each_epoch() {
         schedule: Some(schedule),
         ..quiet(3)
     };
-    m.fit(&x, &TargetData::Labels(y), &config, &mut []).unwrap();
+    m.fit(&x, &Targets::Labels(y), &config, &mut []).unwrap();
     // Epoch 2 (the third) runs at 0.01 · 0.1.
     assert!((m.optimizer().learning_rate() - 0.001).abs() < 1e-15);
 }

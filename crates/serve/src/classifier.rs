@@ -225,13 +225,13 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_layers::layer::{Dense, Flatten};
+    use strata_layers::layer::{DenseConfig, FlattenConfig};
 
     fn model(activation: Activation) -> Sequential<f32> {
         let mut model = Sequential::builder(&[1, 28, 28])
             .seed(3)
-            .add(Flatten::new())
-            .add(Dense::new(3).activation(activation))
+            .add(FlattenConfig::new())
+            .add(DenseConfig::new(3).activation(activation))
             .build()
             .unwrap();
         model
@@ -327,8 +327,8 @@ mod tests {
     #[test]
     fn resizing_serves_colour_models_of_any_size() {
         let mut network = Sequential::builder(&[3, 8, 6])
-            .add(Flatten::new())
-            .add(Dense::new(2))
+            .add(FlattenConfig::new())
+            .add(DenseConfig::new(2))
             .build()
             .unwrap();
         network
@@ -345,14 +345,14 @@ mod tests {
     #[test]
     fn models_that_are_not_image_classifiers_are_refused() {
         let vector = Sequential::builder(&[4])
-            .add(Dense::new(2))
+            .add(DenseConfig::new(2))
             .build()
             .unwrap();
         let err = Classifier::new(vector, Preprocess::Resize).unwrap_err();
         assert!(err.contains("[1 or 3, H, W]"), "{err}");
         let unnamed = Sequential::builder(&[1, 28, 28])
-            .add(Flatten::new())
-            .add(Dense::new(4))
+            .add(FlattenConfig::new())
+            .add(DenseConfig::new(4))
             .build()
             .unwrap();
         let classifier = Classifier::new(unnamed, Preprocess::Digit).unwrap();

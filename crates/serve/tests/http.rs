@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use strata_layers::layer::{Dense, Flatten};
+use strata_layers::layer::{DenseConfig, FlattenConfig};
 use strata_layers::Sequential;
 use strata_serve::{Classifier, Preprocess, RunningServer, Server, ServerConfig};
 
@@ -16,8 +16,8 @@ const LIMIT: usize = 1 << 20;
 fn start() -> RunningServer {
     let mut model: Sequential<f32> = Sequential::builder(&[1, 28, 28])
         .seed(7)
-        .add(Flatten::new())
-        .add(Dense::new(10))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(10))
         .build()
         .unwrap();
     let names: Vec<String> = (0..10).map(|d| format!("digit {d}")).collect();

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::Duration;
 use strata_tensor::conv::{
-    conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, Conv2dParams,
+    conv2d, conv2d_backward_input, conv2d_backward_weight, conv2d_output_size, Conv2dOptions,
     Padding2d,
 };
 use strata_tensor::{Element, Tensor};
@@ -27,23 +27,23 @@ struct Layer {
     name: &'static str,
     input: [usize; 4],
     weight: [usize; 4],
-    params: Conv2dParams,
+    params: Conv2dOptions,
 }
 
 fn layers() -> Vec<Layer> {
-    let pad1 = Conv2dParams::default().with_padding(Padding2d::uniform(1));
+    let pad1 = Conv2dOptions::default().with_padding(Padding2d::uniform(1));
     vec![
         Layer {
             name: "mnist_conv1_b64_28x28_1to32",
             input: [64, 1, 28, 28],
             weight: [32, 1, 3, 3],
-            params: Conv2dParams::default(),
+            params: Conv2dOptions::default(),
         },
         Layer {
             name: "mnist_conv2_b64_13x13_32to64",
             input: [64, 32, 13, 13],
             weight: [64, 32, 3, 3],
-            params: Conv2dParams::default(),
+            params: Conv2dOptions::default(),
         },
         Layer {
             name: "vgg16_conv1_2_b1_224x224_64to64",

@@ -7,14 +7,16 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use std::hint::black_box;
 use std::time::Duration;
-use strata_tensor::pool::{max_pool2d, max_pool2d_backward, max_pool2d_with_indices, Pool2dParams};
+use strata_tensor::pool::{
+    max_pool2d, max_pool2d_backward, max_pool2d_with_indices, Pool2dOptions,
+};
 use strata_tensor::Tensor;
 
 fn pool(c: &mut Criterion) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let shape = [256, 32, 26, 26];
     let x = Tensor::<f32>::rand_normal(&shape, 0.0, 1.0, &mut rng).expect("input");
-    let params = Pool2dParams::new([2, 2]);
+    let params = Pool2dOptions::new([2, 2]);
     let (y, indices) = max_pool2d_with_indices(&x, &params).expect("forward");
     let dy = Tensor::<f32>::rand_normal(y.shape(), 0.0, 1.0, &mut rng).expect("gradient");
     let mut group = c.benchmark_group("max_pool2d");

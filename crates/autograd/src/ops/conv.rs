@@ -1,9 +1,9 @@
 //! 2-D convolution (NCHW input, OIHW weight, optional bias) with every geometry option of
-//! [`Conv2dParams`]: stride, padding per side, dilation, groups.
+//! [`Conv2dOptions`]: stride, padding per side, dilation, groups.
 
 use strata_tensor::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_relu,
-    Conv2dParams,
+    Conv2dOptions,
 };
 use strata_tensor::Element;
 
@@ -22,7 +22,7 @@ impl<T: Element> Var<T> {
         &self,
         weight: &Var<T>,
         bias: Option<&Var<T>>,
-        params: &Conv2dParams,
+        params: &Conv2dOptions,
     ) -> Result<Var<T>> {
         self.convolve("conv2d", weight, bias, params, false)
     }
@@ -37,7 +37,7 @@ impl<T: Element> Var<T> {
         &self,
         weight: &Var<T>,
         bias: Option<&Var<T>>,
-        params: &Conv2dParams,
+        params: &Conv2dOptions,
     ) -> Result<Var<T>> {
         self.convolve("conv2d_relu", weight, bias, params, true)
     }
@@ -47,7 +47,7 @@ impl<T: Element> Var<T> {
         op: &'static str,
         weight: &Var<T>,
         bias: Option<&Var<T>>,
-        params: &Conv2dParams,
+        params: &Conv2dOptions,
         relu: bool,
     ) -> Result<Var<T>> {
         let (x, w) = (self.value(), weight.value());
@@ -93,7 +93,7 @@ impl<T: Element> Var<T> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use strata_tensor::conv::Conv2dParams;
+    use strata_tensor::conv::Conv2dOptions;
     use strata_tensor::Tensor;
 
     use crate::testing::conv2d_case;
@@ -147,7 +147,7 @@ mod tests {
             .unwrap(),
         );
         let b = Var::parameter(Tensor::<f32>::from_vec(vec![0.1, -0.2], &[2]).unwrap());
-        let p = Conv2dParams::default();
+        let p = Conv2dOptions::default();
         let fused = x.conv2d_relu(&w, Some(&b), &p).unwrap();
         let plain = x.conv2d(&w, Some(&b), &p).unwrap().relu();
         assert_eq!(fused.value().to_vec(), plain.value().to_vec());
@@ -162,12 +162,12 @@ mod tests {
     fn shape_errors_name_the_op() {
         let x = Var::parameter(Tensor::<f32>::zeros(&[1, 3, 5, 5]));
         let w = Var::parameter(Tensor::<f32>::zeros(&[4, 2, 3, 3]));
-        let err = x.conv2d(&w, None, &Conv2dParams::default()).unwrap_err();
+        let err = x.conv2d(&w, None, &Conv2dOptions::default()).unwrap_err();
         assert!(err.to_string().starts_with("conv2d"), "{err}");
         let w = Var::parameter(Tensor::<f32>::zeros(&[4, 3, 3, 3]));
         let b = Var::parameter(Tensor::<f32>::zeros(&[5]));
         let err = x
-            .conv2d(&w, Some(&b), &Conv2dParams::default())
+            .conv2d(&w, Some(&b), &Conv2dOptions::default())
             .unwrap_err();
         assert!(err.to_string().contains("[5]"), "{err}");
     }
@@ -177,7 +177,7 @@ mod tests {
         let x = Var::constant(Tensor::<f64>::ones(&[1, 1, 4, 4]));
         let w = Var::parameter(Tensor::<f64>::ones(&[2, 1, 3, 3]));
         let b = Var::parameter(Tensor::<f64>::zeros(&[2]));
-        let y = x.conv2d(&w, Some(&b), &Conv2dParams::default()).unwrap();
+        let y = x.conv2d(&w, Some(&b), &Conv2dOptions::default()).unwrap();
         let g = y.sum_all().unwrap().backward().unwrap();
         assert!(g.get(&x).is_none());
         assert_eq!(g.get(&w).unwrap().to_vec(), vec![4.0; 18]);

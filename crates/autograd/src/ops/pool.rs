@@ -3,7 +3,7 @@
 
 use strata_tensor::pool::{
     avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, max_pool2d,
-    max_pool2d_backward, max_pool2d_with_indices, Pool2dParams,
+    max_pool2d_backward, max_pool2d_with_indices, Pool2dOptions,
 };
 use strata_tensor::Element;
 
@@ -14,7 +14,7 @@ impl<T: Element> Var<T> {
     /// Max pooling of an `[N, C, H, W]` input (`torch.nn.functional.max_pool2d`; padding
     /// counts as −∞). ∂: each output gradient goes to the position of its window's maximum
     /// (the first one on ties), saved by the forward pass when a graph is recorded.
-    pub fn max_pool2d(&self, params: &Pool2dParams) -> Result<Var<T>> {
+    pub fn max_pool2d(&self, params: &Pool2dOptions) -> Result<Var<T>> {
         let x = self.value();
         if !Self::needs_graph(&[self]) {
             return Ok(Var::constant(max_pool2d(&x, params)?));
@@ -29,7 +29,7 @@ impl<T: Element> Var<T> {
     /// Average pooling of an `[N, C, H, W]` input (`torch.nn.functional.avg_pool2d`);
     /// `count_include_pad` says whether padding counts in the divisor. ∂: each output
     /// gradient is shared equally by its window.
-    pub fn avg_pool2d(&self, params: &Pool2dParams, count_include_pad: bool) -> Result<Var<T>> {
+    pub fn avg_pool2d(&self, params: &Pool2dOptions, count_include_pad: bool) -> Result<Var<T>> {
         let x = self.value();
         let out = avg_pool2d(&x, params, count_include_pad)?;
         let (params, shape) = (*params, x.shape().to_vec());
@@ -53,7 +53,7 @@ impl<T: Element> Var<T> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use strata_tensor::pool::Pool2dParams;
+    use strata_tensor::pool::Pool2dOptions;
     use strata_tensor::Tensor;
 
     use crate::testing::{distinct_tensor, pool2d_case, tensor};
@@ -95,10 +95,10 @@ mod tests {
     #[test]
     fn pooling_errors_name_the_op() {
         let x = Var::parameter(Tensor::<f32>::zeros(&[2, 3, 4]));
-        let err = x.max_pool2d(&Pool2dParams::new([2, 2])).unwrap_err();
+        let err = x.max_pool2d(&Pool2dOptions::new([2, 2])).unwrap_err();
         assert!(err.to_string().starts_with("max_pool2d"), "{err}");
         let x = Var::parameter(Tensor::<f32>::zeros(&[1, 1, 2, 2]));
-        assert!(x.avg_pool2d(&Pool2dParams::new([3, 3]), true).is_err());
+        assert!(x.avg_pool2d(&Pool2dOptions::new([3, 3]), true).is_err());
         assert!(Var::parameter(Tensor::<f32>::zeros(&[4]))
             .global_avg_pool2d()
             .is_err());

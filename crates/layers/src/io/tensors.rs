@@ -1,11 +1,10 @@
 //! Named tensors in the safetensors format (the format of Hugging Face and of
 //! `safetensors.torch.save_file`), so that weights move between Strata and PyTorch.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use safetensors::tensor::{Dtype, SafeTensors};
 use strata_tensor::{Element, Tensor};
 
 use super::write_atomic;
@@ -19,21 +18,6 @@ struct Bytes {
     dtype: Dtype,
     shape: Vec<usize>,
     data: Vec<u8>,
-}
-
-impl View for &Bytes {
-    fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.data)
-    }
-    fn data_len(&self) -> usize {
-        self.data.len()
-    }
 }
 
 fn to_bytes<T: Element>(tensor: &Tensor<T>) -> Bytes {
@@ -61,22 +45,56 @@ fn to_bytes<T: Element>(tensor: &Tensor<T>) -> Bytes {
     }
 }
 
-/// Saves tensors (and optional string metadata) to a safetensors file, atomically.
+/// Saves tensors (and optional string metadata) to a safetensors file, atomically. The
+/// bytes depend only on the tensors and metadata: tensors are laid out in name order and
+/// the header's keys are sorted, so saving the same model twice gives the same file.
 pub fn save_tensors<T: Element>(
     path: &Path,
     tensors: &NamedTensors<T>,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<()> {
-    let bytes: Vec<(String, Bytes)> = tensors
-        .iter()
-        .map(|(name, t)| (name.clone(), to_bytes(t)))
-        .collect();
-    let views = bytes.iter().map(|(name, b)| (name.as_str(), b));
-    let buffer = safetensors::serialize(views, metadata).map_err(|e| LayersError::Format {
+    let buffer = serialize(tensors, metadata).map_err(|e| LayersError::Format {
         path: path.to_path_buf(),
         message: format!("cannot serialise tensors: {e}"),
     })?;
     write_atomic(path, |w| w.write_all(&buffer).at(path))
+}
+
+/// The safetensors bytes of `tensors`: an 8-byte little-endian header length, the JSON
+/// header (sorted keys, padded with spaces to a multiple of 8 bytes), then each tensor's
+/// little-endian values in name order.
+fn serialize<T: Element>(
+    tensors: &NamedTensors<T>,
+    metadata: Option<HashMap<String, String>>,
+) -> serde_json::Result<Vec<u8>> {
+    let bytes: Vec<(&String, Bytes)> = tensors.iter().map(|(n, t)| (n, to_bytes(t))).collect();
+    let mut header: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if let Some(metadata) = metadata {
+        let sorted: BTreeMap<String, String> = metadata.into_iter().collect();
+        header.insert("__metadata__".into(), serde_json::to_value(sorted)?);
+    }
+    let mut offset = 0usize;
+    for (name, b) in &bytes {
+        let end = offset + b.data.len();
+        header.insert(
+            (*name).clone(),
+            serde_json::json!({
+                "dtype": format!("{:?}", b.dtype),
+                "shape": b.shape,
+                "data_offsets": [offset, end],
+            }),
+        );
+        offset = end;
+    }
+    let mut json = serde_json::to_vec(&header)?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut buffer = Vec::with_capacity(8 + json.len() + offset);
+    buffer.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    buffer.extend_from_slice(&json);
+    for (_, b) in &bytes {
+        buffer.extend_from_slice(&b.data);
+    }
+    Ok(buffer)
 }
 
 /// Loads every tensor of a safetensors file as `T` (f32 and f64 files are accepted; other
@@ -154,6 +172,28 @@ mod tests {
         // An f32 file loads into f64 exactly.
         let (wide, _) = load_tensors::<f64>(&path).unwrap();
         assert_eq!(wide["dense.bias"].to_vec(), vec![1.5, -2.0]);
+    }
+
+    #[test]
+    fn saving_twice_gives_the_same_bytes() {
+        let path = scratch("repro");
+        let meta = HashMap::from([
+            ("format".to_string(), "x".to_string()),
+            ("architecture".to_string(), "{}".to_string()),
+            ("epochs_done".to_string(), "2".to_string()),
+            ("optimizer_kind".to_string(), "adam".to_string()),
+        ]);
+        save_tensors(&path, &sample(), Some(meta.clone())).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        for _ in 0..4 {
+            // Each HashMap iterates in its own order; the bytes must not follow it.
+            let shuffled: HashMap<String, String> = meta.clone().into_iter().collect();
+            save_tensors(&path, &sample(), Some(shuffled)).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), first);
+        }
+        // Any safetensors reader takes the file.
+        let file = SafeTensors::deserialize(&first).unwrap();
+        assert_eq!(file.len(), 2);
     }
 
     #[test]

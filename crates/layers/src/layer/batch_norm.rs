@@ -1,4 +1,4 @@
-//! BatchNorm2d.
+//! BatchNorm2d: its configuration and module.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::{no_grad, Var};
@@ -14,10 +14,10 @@ use crate::module::{ForwardContext, Module, NamedVar};
 ///
 /// `momentum` follows Keras: `running ← momentum · running + (1 − momentum) · batch`
 /// (Keras `layers.BatchNormalization(momentum=0.99, epsilon=1e-3)`). PyTorch's
-/// `nn.BatchNorm2d(C)` is [`BatchNorm2d::torch`]: its `momentum = 0.1` is our 0.9, `eps =
+/// `nn.BatchNorm2d(C)` is [`BatchNorm2dConfig::torch`]: its `momentum = 0.1` is our 0.9, `eps =
 /// 1e-5`, and its running variance uses the unbiased batch variance.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct BatchNorm2d {
+pub struct BatchNorm2dConfig {
     /// Weight of the old running value in each update. Default 0.99.
     pub momentum: f64,
     /// Added to the variance. Default 1e-3.
@@ -26,7 +26,7 @@ pub struct BatchNorm2d {
     pub unbiased_running_var: bool,
 }
 
-impl Default for BatchNorm2d {
+impl Default for BatchNorm2dConfig {
     fn default() -> Self {
         Self {
             momentum: 0.99,
@@ -36,7 +36,7 @@ impl Default for BatchNorm2d {
     }
 }
 
-impl BatchNorm2d {
+impl BatchNorm2dConfig {
     /// Keras's defaults.
     pub fn new() -> Self {
         Self::default()
@@ -51,10 +51,7 @@ impl BatchNorm2d {
         }
     }
 
-    pub(super) fn build<T: Element>(
-        &self,
-        ctx: &mut BuildContext<'_>,
-    ) -> Result<BatchNormLayer<T>> {
+    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNorm2d<T>> {
         expect_rank("BatchNormalization", ctx.input_shape, 3, "[C, H, W]")?;
         if !(0.0..=1.0).contains(&self.momentum)
             || self.epsilon.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
@@ -68,7 +65,10 @@ impl BatchNorm2d {
             ));
         }
         let c = ctx.input_shape[0];
-        Ok(BatchNormLayer {
+        for state in ["gamma", "beta", "running_mean", "running_var"] {
+            ctx.reserve(state, &[c])?;
+        }
+        Ok(BatchNorm2d {
             config: *self,
             gamma: Var::parameter(Tensor::ones(&[c])),
             beta: Var::parameter(Tensor::zeros(&[c])),
@@ -78,22 +78,22 @@ impl BatchNorm2d {
     }
 }
 
-/// The built BatchNorm2d module.
-pub struct BatchNormLayer<T: Element> {
-    config: BatchNorm2d,
+/// The batch normalisation module built from a [`BatchNorm2dConfig`].
+pub struct BatchNorm2d<T: Element> {
+    config: BatchNorm2dConfig,
     gamma: Var<T>,
     beta: Var<T>,
     running_mean: Var<T>,
     running_var: Var<T>,
 }
 
-impl<T: Element> BatchNormLayer<T> {
+impl<T: Element> BatchNorm2d<T> {
     fn per_channel(v: &Var<T>, c: usize) -> Result<Var<T>> {
         Ok(v.reshape(&[1, c, 1, 1])?)
     }
 }
 
-impl<T: Element> Module<T> for BatchNormLayer<T> {
+impl<T: Element> Module<T> for BatchNorm2d<T> {
     fn kind(&self) -> &'static str {
         "BatchNormalization"
     }

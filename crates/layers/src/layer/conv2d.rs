@@ -1,8 +1,8 @@
-//! Conv2d.
+//! Conv2d: its configuration and module.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
-use strata_tensor::conv::{conv2d_output_size, Conv2dParams};
+use strata_tensor::conv::{conv2d_output_size, Conv2dOptions};
 use strata_tensor::Element;
 
 use super::{expect_rank, Activation, BuildContext, Padding};
@@ -21,18 +21,19 @@ use crate::module::{ForwardContext, Module, NamedVar};
 /// stride + 1`.
 ///
 /// ```
-/// use strata_layers::layer::{Activation, Conv2d, Padding};
-/// let conv = Conv2d::new(32, 3).padding(Padding::Same).activation(Activation::Relu);
+/// use strata_layers::layer::{Activation, Conv2dConfig, Padding};
+/// let conv = Conv2dConfig::new(32, 3).padding(Padding::Same).activation(Activation::Relu);
 /// assert_eq!(conv.kernel_size, [3, 3]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Conv2d {
+pub struct Conv2dConfig {
     /// Output channels.
     pub filters: usize,
     /// Kernel `[rows, cols]`.
     pub kernel_size: [usize; 2],
     /// Stride `[rows, cols]`. Default 1.
-    pub strides: [usize; 2],
+    #[serde(alias = "strides")]
+    pub stride: [usize; 2],
     /// Padding. Default valid.
     pub padding: Padding,
     /// Dilation `[rows, cols]`. Default 1.
@@ -49,13 +50,13 @@ pub struct Conv2d {
     pub bias_initializer: Option<Initializer>,
 }
 
-impl Conv2d {
+impl Conv2dConfig {
     /// `filters` filters of a square `kernel × kernel` window, with the defaults above.
     pub fn new(filters: usize, kernel: usize) -> Self {
         Self {
             filters,
             kernel_size: [kernel, kernel],
-            strides: [1, 1],
+            stride: [1, 1],
             padding: Padding::Valid,
             dilation: [1, 1],
             groups: 1,
@@ -74,7 +75,7 @@ impl Conv2d {
 
     /// With the same stride along both axes.
     pub fn stride(mut self, stride: usize) -> Self {
-        self.strides = [stride, stride];
+        self.stride = [stride, stride];
         self
     }
 
@@ -115,19 +116,19 @@ impl Conv2d {
     }
 
     /// The convolution parameters for an input of spatial size `[H, W]`.
-    fn params(&self, spatial: [usize; 2]) -> Result<Conv2dParams> {
+    fn params(&self, spatial: [usize; 2]) -> Result<Conv2dOptions> {
         let padding =
             self.padding
-                .resolve(spatial, self.kernel_size, self.strides, self.dilation)?;
-        Ok(Conv2dParams {
-            stride: self.strides,
+                .resolve(spatial, self.kernel_size, self.stride, self.dilation)?;
+        Ok(Conv2dOptions {
+            stride: self.stride,
             padding,
             dilation: self.dilation,
             groups: self.groups,
         })
     }
 
-    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<Conv2dLayer<T>> {
+    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<Conv2d<T>> {
         expect_rank("Conv2D", ctx.input_shape, 3, "[C, H, W]")?;
         let channels = ctx.input_shape[0];
         if self.filters == 0
@@ -155,7 +156,7 @@ impl Conv2d {
             self.bias_initializer,
             self.use_bias,
         )?;
-        let layer = Conv2dLayer {
+        let layer = Conv2d {
             config: self.clone(),
             weight,
             bias,
@@ -165,14 +166,14 @@ impl Conv2d {
     }
 }
 
-/// The built Conv2d module.
-pub struct Conv2dLayer<T: Element> {
-    config: Conv2d,
+/// The convolution module built from a [`Conv2dConfig`].
+pub struct Conv2d<T: Element> {
+    config: Conv2dConfig,
     weight: Var<T>,
     bias: Option<Var<T>>,
 }
 
-impl<T: Element> Module<T> for Conv2dLayer<T> {
+impl<T: Element> Module<T> for Conv2d<T> {
     fn kind(&self) -> &'static str {
         "Conv2D"
     }

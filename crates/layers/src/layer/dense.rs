@@ -1,4 +1,4 @@
-//! Dense (fully connected).
+//! Dense (fully connected): its configuration and module.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
@@ -14,7 +14,7 @@ use crate::module::{ForwardContext, Module, NamedVar};
 /// weights load unchanged; Keras's `layers.Dense(units, activation)` stores the transpose).
 /// Input `[N, …, inputs]`, output `[N, …, units]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Dense {
+pub struct DenseConfig {
     /// Output features.
     pub units: usize,
     /// Whether to add a bias. Default true.
@@ -27,7 +27,7 @@ pub struct Dense {
     pub bias_initializer: Option<Initializer>,
 }
 
-impl Dense {
+impl DenseConfig {
     /// A dense layer of `units` outputs with a bias and no activation.
     pub fn new(units: usize) -> Self {
         Self {
@@ -57,7 +57,7 @@ impl Dense {
         self
     }
 
-    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<DenseLayer<T>> {
+    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<Dense<T>> {
         let Some(&inputs) = ctx.input_shape.last() else {
             return Err(LayersError::config(
                 "Dense",
@@ -80,7 +80,7 @@ impl Dense {
             self.bias_initializer,
             self.use_bias,
         )?;
-        Ok(DenseLayer {
+        Ok(Dense {
             config: self.clone(),
             inputs,
             weight,
@@ -89,15 +89,15 @@ impl Dense {
     }
 }
 
-/// The built Dense module.
-pub struct DenseLayer<T: Element> {
-    config: Dense,
+/// The fully connected module built from a [`DenseConfig`].
+pub struct Dense<T: Element> {
+    config: DenseConfig,
     inputs: usize,
     weight: Var<T>,
     bias: Option<Var<T>>,
 }
 
-impl<T: Element> Module<T> for DenseLayer<T> {
+impl<T: Element> Module<T> for Dense<T> {
     fn kind(&self) -> &'static str {
         "Dense"
     }

@@ -1,4 +1,4 @@
-//! Dropout and Dropout2d.
+//! Dropout and Dropout2d: their configurations and modules.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
@@ -12,20 +12,35 @@ use crate::module::{ForwardContext, Module};
 /// `1 / (1 − rate)`; the identity in inference. PyTorch `nn.Dropout(p)`, Keras
 /// `layers.Dropout(rate)`. Any input shape.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Dropout {
+pub struct DropoutConfig {
     /// The probability of dropping an element, in `[0, 1)`.
     pub rate: f64,
 }
 
-impl Dropout {
+impl DropoutConfig {
     /// Dropout with the given rate.
     pub fn new(rate: f64) -> Self {
         Self { rate }
     }
 
-    pub(super) fn build(&self) -> Result<Self> {
+    /// Checks the configuration and builds the module.
+    pub fn build(&self) -> Result<Dropout> {
         check_rate("Dropout", self.rate)?;
-        Ok(*self)
+        Ok(Dropout { config: *self })
+    }
+}
+
+/// The dropout module built from a [`DropoutConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout {
+    config: DropoutConfig,
+}
+
+impl Dropout {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &DropoutConfig {
+        &self.config
     }
 }
 
@@ -35,10 +50,10 @@ impl<T: Element> Module<T> for Dropout {
     }
 
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
-        if !ctx.is_training() || self.rate == 0.0 {
+        if !ctx.is_training() || self.config.rate == 0.0 {
             return Ok(input.clone());
         }
-        Ok(input.dropout(self.rate, ctx.rng())?)
+        Ok(input.dropout(self.config.rate, ctx.rng())?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -50,20 +65,35 @@ impl<T: Element> Module<T> for Dropout {
 /// with probability `rate` while training, the rest scaled by `1 / (1 − rate)`. PyTorch
 /// `nn.Dropout2d(p)`, Keras `layers.SpatialDropout2D(rate)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Dropout2d {
+pub struct Dropout2dConfig {
     /// The probability of dropping a channel, in `[0, 1)`.
     pub rate: f64,
 }
 
-impl Dropout2d {
+impl Dropout2dConfig {
     /// Channel dropout with the given rate.
     pub fn new(rate: f64) -> Self {
         Self { rate }
     }
 
-    pub(super) fn build(&self) -> Result<Self> {
+    /// Checks the configuration and builds the module.
+    pub fn build(&self) -> Result<Dropout2d> {
         check_rate("SpatialDropout2D", self.rate)?;
-        Ok(*self)
+        Ok(Dropout2d { config: *self })
+    }
+}
+
+/// The channel dropout module built from a [`Dropout2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout2d {
+    config: Dropout2dConfig,
+}
+
+impl Dropout2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &Dropout2dConfig {
+        &self.config
     }
 }
 
@@ -73,7 +103,7 @@ impl<T: Element> Module<T> for Dropout2d {
     }
 
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
-        if !ctx.is_training() || self.rate == 0.0 {
+        if !ctx.is_training() || self.config.rate == 0.0 {
             return Ok(input.clone());
         }
         let &[n, c, _, _] = input.shape() else {
@@ -85,8 +115,8 @@ impl<T: Element> Module<T> for Dropout2d {
         // The mask is a constant of the op: the gradient is the same mask times the
         // output gradient, which `mul` provides.
         let keep = Tensor::<T>::rand_uniform(&[n, c, 1, 1], 0.0, 1.0, ctx.rng())?;
-        let scale = T::from_f64_lossy(1.0 / (1.0 - self.rate));
-        let threshold = T::from_f64_lossy(self.rate);
+        let scale = T::from_f64_lossy(1.0 / (1.0 - self.config.rate));
+        let threshold = T::from_f64_lossy(self.config.rate);
         let mask = keep.map(|u| if u >= threshold { scale } else { T::zero() });
         Ok(input.mul(&Var::constant(mask))?)
     }

@@ -1,4 +1,4 @@
-//! Flatten.
+//! Flatten: its configuration and module.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
@@ -11,12 +11,31 @@ use crate::module::{ForwardContext, Module};
 /// PyTorch's `nn.Flatten`; Keras's `layers.Flatten` flattens its channels-last H, W, C order,
 /// so weights of a following Dense differ in row order between the two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Flatten {}
+pub struct FlattenConfig {}
 
-impl Flatten {
+impl FlattenConfig {
     /// A flatten layer.
     pub fn new() -> Self {
         Self {}
+    }
+
+    /// Builds the module.
+    pub fn build(&self) -> Flatten {
+        Flatten { config: *self }
+    }
+}
+
+/// The flatten module built from a [`FlattenConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flatten {
+    config: FlattenConfig,
+}
+
+impl Flatten {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &FlattenConfig {
+        &self.config
     }
 }
 
@@ -36,6 +55,12 @@ impl<T: Element> Module<T> for Flatten {
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(vec![input.iter().product()])
+        let features = input
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| {
+                LayersError::config("Flatten", format!("input {input:?} has too many values"))
+            })?;
+        Ok(vec![features])
     }
 }

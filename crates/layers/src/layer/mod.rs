@@ -1,7 +1,7 @@
-//! The layers: a serialisable configuration for each (what Keras calls a layer's config),
-//! and the module it builds for a given input shape.
+//! The layers: a serialisable configuration for each (`Conv2dConfig`, what Keras calls a
+//! layer's config) and the module it builds for a given input shape (`Conv2d`).
 //!
-//! A configuration is plain data (`Conv2d::new(32, 3).activation(Activation::Relu)`); a
+//! A configuration is plain data (`Conv2dConfig::new(32, 3).activation(Activation::Relu)`); a
 //! [`Sequential`](crate::Sequential) builds each configuration into a module once it knows
 //! the shape of the layer's input, which is how it infers input channels and features.
 
@@ -15,13 +15,16 @@ mod padding;
 mod pooling;
 
 pub use activation::{Activation, ActivationLayer};
-pub use batch_norm::BatchNorm2d;
-pub use conv2d::Conv2d;
-pub use dense::Dense;
-pub use dropout::{Dropout, Dropout2d};
-pub use flatten::Flatten;
-pub use padding::{Padding, ZeroPadding2d};
-pub use pooling::{AvgPool2d, GlobalAvgPool2d, MaxPool2d, PoolWindow};
+pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig};
+pub use conv2d::{Conv2d, Conv2dConfig};
+pub use dense::{Dense, DenseConfig};
+pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
+pub use flatten::{Flatten, FlattenConfig};
+pub use padding::{Padding, ZeroPadding2d, ZeroPadding2dConfig};
+pub use pooling::{
+    AvgPool2d, AvgPool2dConfig, GlobalAvgPool2d, GlobalAvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+    PoolWindow,
+};
 
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -61,7 +64,8 @@ impl InitDefaults {
 }
 
 /// What a layer needs to build its module: the input sample's shape, the model's default
-/// initialisers, and the generator for initial weights.
+/// initialisers, the generator for initial weights, and how many more parameter and buffer
+/// elements the model may allocate.
 pub struct BuildContext<'a> {
     /// The input shape of one sample (no batch axis).
     pub input_shape: &'a [usize],
@@ -69,9 +73,35 @@ pub struct BuildContext<'a> {
     pub defaults: InitDefaults,
     /// Draws initial weights.
     pub rng: &'a mut StdRng,
+    /// Parameter and buffer elements the remaining layers may still allocate; every layer
+    /// calls [`BuildContext::reserve`] before allocating its state. Unbounded
+    /// (`usize::MAX`) for models built from code; loading a file bounds it by the number of
+    /// values the file holds, so that an edited architecture cannot allocate more than the
+    /// file justifies.
+    pub element_budget: usize,
 }
 
 impl BuildContext<'_> {
+    /// Takes the elements of a tensor of `shape` (the state called `what`) from the budget,
+    /// or fails, naming the shape, before anything is allocated.
+    pub fn reserve(&mut self, what: &str, shape: &[usize]) -> Result<()> {
+        let elements = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= self.element_budget)
+            .ok_or_else(|| {
+                LayersError::config(
+                    what,
+                    format!(
+                        "shape {shape:?} needs more values than the {} left to allocate",
+                        self.element_budget
+                    ),
+                )
+            })?;
+        self.element_budget -= elements;
+        Ok(())
+    }
+
     /// A weight of `shape` (`[out, in, …]`) and, with `use_bias`, a bias of `[out]`, drawn
     /// with the given initialisers or the model's defaults, both with the weight's fans.
     pub(crate) fn weight_and_bias<T: Element>(
@@ -81,6 +111,10 @@ impl BuildContext<'_> {
         bias_init: Option<Initializer>,
         use_bias: bool,
     ) -> Result<(strata_autograd::Var<T>, Option<strata_autograd::Var<T>>)> {
+        self.reserve("weight", shape)?;
+        if use_bias {
+            self.reserve("bias", &shape[..1])?;
+        }
         let (fan_in, fan_out) = crate::init::fans(shape);
         let weight = weight_init
             .unwrap_or(self.defaults.weight())
@@ -104,28 +138,28 @@ impl BuildContext<'_> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerConfig {
-    /// [`Conv2d`].
-    Conv2d(Conv2d),
-    /// [`MaxPool2d`].
-    MaxPool2d(MaxPool2d),
-    /// [`AvgPool2d`].
-    AvgPool2d(AvgPool2d),
-    /// [`GlobalAvgPool2d`].
-    GlobalAvgPool2d(GlobalAvgPool2d),
-    /// [`ZeroPadding2d`].
-    ZeroPadding2d(ZeroPadding2d),
-    /// [`Dropout`].
-    Dropout(Dropout),
-    /// [`Dropout2d`].
-    Dropout2d(Dropout2d),
-    /// [`Flatten`].
-    Flatten(Flatten),
-    /// [`Dense`].
-    Dense(Dense),
+    /// [`Conv2dConfig`].
+    Conv2d(Conv2dConfig),
+    /// [`MaxPool2dConfig`].
+    MaxPool2d(MaxPool2dConfig),
+    /// [`AvgPool2dConfig`].
+    AvgPool2d(AvgPool2dConfig),
+    /// [`GlobalAvgPool2dConfig`].
+    GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    /// [`ZeroPadding2dConfig`].
+    ZeroPadding2d(ZeroPadding2dConfig),
+    /// [`DropoutConfig`].
+    Dropout(DropoutConfig),
+    /// [`Dropout2dConfig`].
+    Dropout2d(Dropout2dConfig),
+    /// [`FlattenConfig`].
+    Flatten(FlattenConfig),
+    /// [`DenseConfig`].
+    Dense(DenseConfig),
     /// An activation on its own ([`Activation`]).
     Activation(Activation),
-    /// [`BatchNorm2d`].
-    BatchNorm2d(BatchNorm2d),
+    /// [`BatchNorm2dConfig`].
+    BatchNorm2d(BatchNorm2dConfig),
 }
 
 impl LayerConfig {
@@ -152,11 +186,11 @@ impl LayerConfig {
             Self::Conv2d(c) => Box::new(c.build(ctx)?),
             Self::MaxPool2d(c) => Box::new(c.build()?),
             Self::AvgPool2d(c) => Box::new(c.build()?),
-            Self::GlobalAvgPool2d(c) => Box::new(*c),
-            Self::ZeroPadding2d(c) => Box::new(*c),
+            Self::GlobalAvgPool2d(c) => Box::new(c.build()),
+            Self::ZeroPadding2d(c) => Box::new(c.build()),
             Self::Dropout(c) => Box::new(c.build()?),
             Self::Dropout2d(c) => Box::new(c.build()?),
-            Self::Flatten(c) => Box::new(*c),
+            Self::Flatten(c) => Box::new(c.build()),
             Self::Dense(c) => Box::new(c.build(ctx)?),
             Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
             Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
@@ -166,9 +200,9 @@ impl LayerConfig {
 
 /// Declares `From<Config> for LayerConfig` for each layer configuration.
 macro_rules! into_layer_config {
-    ($($variant:ident),*) => {
-        $(impl From<$variant> for LayerConfig {
-            fn from(config: $variant) -> Self {
+    ($($variant:ident($config:ident)),*) => {
+        $(impl From<$config> for LayerConfig {
+            fn from(config: $config) -> Self {
                 Self::$variant(config)
             }
         })*
@@ -176,17 +210,17 @@ macro_rules! into_layer_config {
 }
 
 into_layer_config!(
-    Conv2d,
-    MaxPool2d,
-    AvgPool2d,
-    GlobalAvgPool2d,
-    ZeroPadding2d,
-    Dropout,
-    Dropout2d,
-    Flatten,
-    Dense,
-    Activation,
-    BatchNorm2d
+    Conv2d(Conv2dConfig),
+    MaxPool2d(MaxPool2dConfig),
+    AvgPool2d(AvgPool2dConfig),
+    GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    ZeroPadding2d(ZeroPadding2dConfig),
+    Dropout(DropoutConfig),
+    Dropout2d(Dropout2dConfig),
+    Flatten(FlattenConfig),
+    Dense(DenseConfig),
+    Activation(Activation),
+    BatchNorm2d(BatchNorm2dConfig)
 );
 
 /// Checks that a sample shape has the rank a layer needs, naming the layer and shape.

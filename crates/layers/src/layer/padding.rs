@@ -79,7 +79,7 @@ impl Padding {
 /// right]`. PyTorch `nn.ZeroPad2d((left, right, top, bottom))`, Keras
 /// `layers.ZeroPadding2D(((top, bottom), (left, right)))`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZeroPadding2d {
+pub struct ZeroPadding2dConfig {
     /// Rows above.
     pub top: usize,
     /// Rows below.
@@ -90,7 +90,7 @@ pub struct ZeroPadding2d {
     pub right: usize,
 }
 
-impl ZeroPadding2d {
+impl ZeroPadding2dConfig {
     /// `p` pixels on every side (Keras `ZeroPadding2D(p)`).
     pub fn new(p: usize) -> Self {
         Self {
@@ -99,6 +99,25 @@ impl ZeroPadding2d {
             left: p,
             right: p,
         }
+    }
+
+    /// Builds the module.
+    pub fn build(&self) -> ZeroPadding2d {
+        ZeroPadding2d { config: *self }
+    }
+}
+
+/// The zero padding module built from a [`ZeroPadding2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZeroPadding2d {
+    config: ZeroPadding2dConfig,
+}
+
+impl ZeroPadding2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &ZeroPadding2dConfig {
+        &self.config
     }
 }
 
@@ -117,18 +136,29 @@ impl<T: Element> Module<T> for ZeroPadding2d {
         let pads = [
             (0, 0),
             (0, 0),
-            (self.top, self.bottom),
-            (self.left, self.right),
+            (self.config.top, self.config.bottom),
+            (self.config.left, self.config.right),
         ];
         Ok(input.pad(&pads, T::zero())?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         expect_rank("ZeroPadding2D", input, 3, "[C, H, W]")?;
+        let c = &self.config;
+        let padded = |size: usize, a: usize, b: usize| {
+            size.checked_add(a)
+                .and_then(|v| v.checked_add(b))
+                .ok_or_else(|| {
+                    LayersError::config(
+                        "ZeroPadding2D",
+                        format!("padding {c:?} overflows input {input:?}"),
+                    )
+                })
+        };
         Ok(vec![
             input[0],
-            input[1] + self.top + self.bottom,
-            input[2] + self.left + self.right,
+            padded(input[1], c.top, c.bottom)?,
+            padded(input[2], c.left, c.right)?,
         ])
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
-use strata_tensor::pool::Pool2dParams;
+use strata_tensor::pool::Pool2dOptions;
 use strata_tensor::Element;
 
 use super::{expect_rank, Padding};
@@ -15,7 +15,8 @@ pub struct PoolWindow {
     /// Window `[rows, cols]`.
     pub pool_size: [usize; 2],
     /// Stride; the pool size when `None`.
-    pub strides: Option<[usize; 2]>,
+    #[serde(alias = "strides")]
+    pub stride: Option<[usize; 2]>,
     /// Padding. Default valid.
     pub padding: Padding,
 }
@@ -25,24 +26,24 @@ impl PoolWindow {
     pub fn new(size: usize) -> Self {
         Self {
             pool_size: [size, size],
-            strides: None,
+            stride: None,
             padding: Padding::Valid,
         }
     }
 
-    fn stride(&self) -> [usize; 2] {
-        self.strides.unwrap_or(self.pool_size)
+    fn resolved_stride(&self) -> [usize; 2] {
+        self.stride.unwrap_or(self.pool_size)
     }
 
     /// Checks that the window and stride are positive.
     fn check(&self, layer: &str) -> Result<()> {
-        if self.pool_size.contains(&0) || self.stride().contains(&0) {
+        if self.pool_size.contains(&0) || self.resolved_stride().contains(&0) {
             return Err(LayersError::config(
                 layer,
                 format!(
                     "pool size {:?} and stride {:?} must be positive",
                     self.pool_size,
-                    self.stride()
+                    self.resolved_stride()
                 ),
             ));
         }
@@ -50,20 +51,20 @@ impl PoolWindow {
     }
 
     /// The kernel's parameters for an input of spatial size `[H, W]`.
-    fn params(&self, layer: &str, spatial: [usize; 2]) -> Result<Pool2dParams> {
+    fn params(&self, layer: &str, spatial: [usize; 2]) -> Result<Pool2dOptions> {
         let padding = self
             .padding
-            .resolve(spatial, self.pool_size, self.stride(), [1, 1])
+            .resolve(spatial, self.pool_size, self.resolved_stride(), [1, 1])
             .map_err(|e| {
                 LayersError::config(layer, format!("padding for input {spatial:?}: {e}"))
             })?;
-        Ok(Pool2dParams::new(self.pool_size)
-            .with_stride(self.stride())
+        Ok(Pool2dOptions::new(self.pool_size)
+            .with_stride(self.resolved_stride())
             .with_padding(padding))
     }
 
     /// The parameters for a batch `[N, C, H, W]`, or an error naming the layer.
-    fn params_for_batch(&self, layer: &str, x: &[usize]) -> Result<Pool2dParams> {
+    fn params_for_batch(&self, layer: &str, x: &[usize]) -> Result<Pool2dOptions> {
         match *x {
             [_, _, h, w] => self.params(layer, [h, w]),
             _ => Err(LayersError::config(
@@ -90,13 +91,13 @@ impl PoolWindow {
 /// `layers.MaxPooling2D(pool_size, strides, padding)`. Input `[N, C, H, W]`, output
 /// `[N, C, OH, OW]`; the stride defaults to the pool size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaxPool2d {
+pub struct MaxPool2dConfig {
     /// Size, stride and padding.
     #[serde(flatten)]
     pub window: PoolWindow,
 }
 
-impl MaxPool2d {
+impl MaxPool2dConfig {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
         Self {
@@ -106,7 +107,7 @@ impl MaxPool2d {
 
     /// With another stride along both axes.
     pub fn stride(mut self, stride: usize) -> Self {
-        self.window.strides = Some([stride, stride]);
+        self.window.stride = Some([stride, stride]);
         self
     }
 
@@ -116,9 +117,24 @@ impl MaxPool2d {
         self
     }
 
-    pub(super) fn build(&self) -> Result<Self> {
+    /// Checks the configuration and builds the module.
+    pub fn build(&self) -> Result<MaxPool2d> {
         self.window.check("MaxPooling2D")?;
-        Ok(*self)
+        Ok(MaxPool2d { config: *self })
+    }
+}
+
+/// The max pooling module built from a [`MaxPool2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxPool2d {
+    config: MaxPool2dConfig,
+}
+
+impl MaxPool2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &MaxPool2dConfig {
+        &self.config
     }
 }
 
@@ -129,13 +145,14 @@ impl<T: Element> Module<T> for MaxPool2d {
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
         let params = self
+            .config
             .window
             .params_for_batch("MaxPooling2D", input.shape())?;
         Ok(input.max_pool2d(&params)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        self.window.output_shape("MaxPooling2D", input)
+        self.config.window.output_shape("MaxPooling2D", input)
     }
 }
 
@@ -145,7 +162,7 @@ impl<T: Element> Module<T> for MaxPool2d {
 /// Keras: `layers.AveragePooling2D(pool_size, strides, padding)`, which never counts
 /// padding (`count_include_pad = false`, the default here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AvgPool2d {
+pub struct AvgPool2dConfig {
     /// Size, stride and padding.
     #[serde(flatten)]
     pub window: PoolWindow,
@@ -153,7 +170,7 @@ pub struct AvgPool2d {
     pub count_include_pad: bool,
 }
 
-impl AvgPool2d {
+impl AvgPool2dConfig {
     /// A square `size × size` window with stride `size`.
     pub fn new(size: usize) -> Self {
         Self {
@@ -164,7 +181,7 @@ impl AvgPool2d {
 
     /// With another stride along both axes.
     pub fn stride(mut self, stride: usize) -> Self {
-        self.window.strides = Some([stride, stride]);
+        self.window.stride = Some([stride, stride]);
         self
     }
 
@@ -174,9 +191,24 @@ impl AvgPool2d {
         self
     }
 
-    pub(super) fn build(&self) -> Result<Self> {
+    /// Checks the configuration and builds the module.
+    pub fn build(&self) -> Result<AvgPool2d> {
         self.window.check("AveragePooling2D")?;
-        Ok(*self)
+        Ok(AvgPool2d { config: *self })
+    }
+}
+
+/// The average pooling module built from an [`AvgPool2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AvgPool2d {
+    config: AvgPool2dConfig,
+}
+
+impl AvgPool2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &AvgPool2dConfig {
+        &self.config
     }
 }
 
@@ -187,25 +219,45 @@ impl<T: Element> Module<T> for AvgPool2d {
 
     fn forward(&self, input: &Var<T>, _ctx: &mut ForwardContext) -> Result<Var<T>> {
         let params = self
+            .config
             .window
             .params_for_batch("AveragePooling2D", input.shape())?;
-        Ok(input.avg_pool2d(&params, self.count_include_pad)?)
+        Ok(input.avg_pool2d(&params, self.config.count_include_pad)?)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        self.window.output_shape("AveragePooling2D", input)
+        self.config.window.output_shape("AveragePooling2D", input)
     }
 }
 
 /// The mean of each channel: `[N, C, H, W] → [N, C]`. PyTorch equivalent:
 /// `nn.AdaptiveAvgPool2d(1)` then `flatten(1)`; Keras: `layers.GlobalAveragePooling2D()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct GlobalAvgPool2d {}
+pub struct GlobalAvgPool2dConfig {}
 
-impl GlobalAvgPool2d {
+impl GlobalAvgPool2dConfig {
     /// A global average pooling layer.
     pub fn new() -> Self {
         Self {}
+    }
+
+    /// Builds the module.
+    pub fn build(&self) -> GlobalAvgPool2d {
+        GlobalAvgPool2d { config: *self }
+    }
+}
+
+/// The global average pooling module built from a [`GlobalAvgPool2dConfig`] (validated); see the configuration for
+/// shapes and framework equivalents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GlobalAvgPool2d {
+    config: GlobalAvgPool2dConfig,
+}
+
+impl GlobalAvgPool2d {
+    /// The configuration this module was built from.
+    pub fn config(&self) -> &GlobalAvgPool2dConfig {
+        &self.config
     }
 }
 
@@ -236,25 +288,35 @@ mod tests {
 
     #[test]
     fn same_padding_keeps_the_size_at_stride_one_and_halves_it_at_two() {
-        let pool = MaxPool2d::new(3).stride(1).padding(Padding::Same);
+        let pool = MaxPool2dConfig::new(3)
+            .stride(1)
+            .padding(Padding::Same)
+            .build()
+            .unwrap();
         assert_eq!(
             Module::<f32>::output_shape(&pool, &[4, 7, 9]).unwrap(),
             vec![4, 7, 9]
         );
-        let avg = AvgPool2d::new(2).padding(Padding::Same);
+        let avg = AvgPool2dConfig::new(2)
+            .padding(Padding::Same)
+            .build()
+            .unwrap();
         assert_eq!(
             Module::<f32>::output_shape(&avg, &[1, 5, 5]).unwrap(),
             vec![1, 3, 3]
         );
-        assert!(MaxPool2d::new(0).build().is_err());
-        assert!(Module::<f32>::output_shape(&MaxPool2d::new(2), &[4, 7]).is_err());
+        assert!(MaxPool2dConfig::new(0).build().is_err());
+        assert!(
+            Module::<f32>::output_shape(&MaxPool2dConfig::new(2).build().unwrap(), &[4, 7])
+                .is_err()
+        );
     }
 
     #[test]
     fn the_window_round_trips_through_json() {
-        let pool = AvgPool2d {
+        let pool = AvgPool2dConfig {
             count_include_pad: true,
-            ..AvgPool2d::new(2).stride(1)
+            ..AvgPool2dConfig::new(2).stride(1)
         };
         let json = serde_json::to_string(&crate::layer::LayerConfig::from(pool)).unwrap();
         let back: crate::layer::LayerConfig = serde_json::from_str(&json).unwrap();

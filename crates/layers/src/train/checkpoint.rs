@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use strata_tensor::Element;
+use strata_tensor::{Element, Tensor};
 
 use super::Model;
 use crate::error::{LayersError, Result};
@@ -114,7 +114,10 @@ impl<T: Element> Sequential<T> {
         let architecture: Architecture =
             serde_json::from_str(metadata_value(path, metadata, ARCHITECTURE)?)
                 .map_err(|e| format_error(path, format!("architecture JSON: {e}")))?;
-        let mut model = Self::from_architecture(&architecture)
+        // The file's own values bound what its architecture may allocate: an edited kernel
+        // size fails here, before any weight is drawn.
+        let held = weights.values().map(Tensor::numel).sum();
+        let mut model = Self::from_architecture_within(&architecture, held)
             .map_err(|e| format_error(path, e.to_string()))?;
         if let Some(json) = metadata.get(CLASS_NAMES) {
             let names: Vec<String> = serde_json::from_str(json).map_err(|e| {
@@ -191,7 +194,7 @@ impl<T: Element> Model<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::Dense;
+    use crate::layer::DenseConfig;
 
     fn scratch(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("strata-class-names-{}", std::process::id()));
@@ -201,7 +204,7 @@ mod tests {
 
     fn three_classes() -> Sequential<f32> {
         Sequential::builder(&[4])
-            .add(Dense::new(3))
+            .add(DenseConfig::new(3))
             .build()
             .unwrap()
     }

@@ -7,14 +7,12 @@ mod history;
 mod model;
 mod profile;
 mod progress;
-mod targets;
 
 pub use callbacks::{Callback, Control, EarlyStopping, EpochHook, ModelCheckpoint, Monitor};
 pub use history::{EpochStats, Evaluation, History};
 pub use model::{EpochSchedule, FitConfig, Model, Validation};
 pub use profile::{LayerTime, StepProfile};
 pub use progress::Verbosity;
-pub use targets::TargetData;
 
 /// A seed for one purpose at one point of training, mixed from the run's seed so that
 /// every epoch's shuffle and every step's dropout are independent and reproducible (and so

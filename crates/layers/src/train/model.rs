@@ -14,11 +14,11 @@ use super::callbacks::{Callback, Control};
 use super::derive_seed;
 use super::history::{EpochStats, Evaluation, History};
 use super::progress::{EpochProgress, Verbosity};
-use super::targets::TargetData;
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
 use crate::optim::{LearningRateSchedule, Optimizer, ParamGrad};
+use crate::targets::Targets;
 use crate::Sequential;
 
 /// Seed purposes (see [`derive_seed`]).
@@ -35,7 +35,7 @@ pub enum Validation<T: Element> {
     /// (Keras's `validation_split` semantics).
     Split(f64),
     /// Separate inputs and targets.
-    Data(Tensor<T>, TargetData<T>),
+    Data(Tensor<T>, Targets<T>),
 }
 
 /// A learning-rate schedule shared with `fit`.
@@ -136,7 +136,7 @@ impl<T: Element> Model<T> {
     }
 
     /// Checks inputs `[N, …]` against the network and the targets' count.
-    fn check_data(&self, what: &str, x: &Tensor<T>, y: &TargetData<T>) -> Result<usize> {
+    fn check_data(&self, what: &str, x: &Tensor<T>, y: &Targets<T>) -> Result<usize> {
         let n = x.shape().first().copied().unwrap_or(0);
         if x.shape().get(1..) != Some(self.network.input_shape()) {
             return Err(LayersError::ShapeMismatch {
@@ -158,11 +158,11 @@ impl<T: Element> Model<T> {
     pub fn train_step(
         &mut self,
         x: &Tensor<T>,
-        y: &TargetData<T>,
+        y: &Targets<T>,
         ctx: &mut ForwardContext,
     ) -> Result<(f64, Tensor<T>)> {
         let output = self.network.forward(&Var::constant(x.clone()), ctx)?;
-        let loss = self.loss.compute(&output, y.as_targets())?;
+        let loss = self.loss.compute(&output, y)?;
         let loss_value = loss.value().item()?.to_f64().unwrap_or(f64::NAN);
         if !loss_value.is_finite() {
             return Ok((loss_value, output.value()));
@@ -196,7 +196,7 @@ impl<T: Element> Model<T> {
     pub fn fit(
         &mut self,
         x: &Tensor<T>,
-        y: &TargetData<T>,
+        y: &Targets<T>,
         config: &FitConfig<T>,
         callbacks: &mut [&mut dyn Callback<T>],
     ) -> Result<History> {
@@ -302,12 +302,7 @@ impl<T: Element> Model<T> {
     }
 
     /// Mean loss and accuracy on a dataset, in inference mode without a graph.
-    pub fn evaluate(
-        &self,
-        x: &Tensor<T>,
-        y: &TargetData<T>,
-        batch_size: usize,
-    ) -> Result<Evaluation> {
+    pub fn evaluate(&self, x: &Tensor<T>, y: &Targets<T>, batch_size: usize) -> Result<Evaluation> {
         let n = self.check_data("evaluate", x, y)?;
         if batch_size == 0 || n == 0 {
             return Err(LayersError::config(
@@ -324,7 +319,7 @@ impl<T: Element> Model<T> {
                 let out = self
                     .network
                     .forward(&Var::constant(xb), &mut ForwardContext::eval())?;
-                let loss = self.loss.compute(&out, yb.as_targets())?;
+                let loss = self.loss.compute(&out, &yb)?;
                 Ok((
                     loss.value().item()?.to_f64().unwrap_or(f64::NAN),
                     out.value(),
@@ -391,12 +386,12 @@ pub(crate) fn predict_probabilities<T: Element>(
     Ok(Tensor::concat(&outputs, 0)?)
 }
 
-type Split<T> = (Tensor<T>, TargetData<T>, Option<(Tensor<T>, TargetData<T>)>);
+type Split<T> = (Tensor<T>, Targets<T>, Option<(Tensor<T>, Targets<T>)>);
 
 /// Splits off validation data as configured.
 fn split_validation<T: Element>(
     x: &Tensor<T>,
-    y: &TargetData<T>,
+    y: &Targets<T>,
     n: usize,
     validation: &Validation<T>,
 ) -> Result<Split<T>> {

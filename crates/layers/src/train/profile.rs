@@ -8,9 +8,9 @@ use strata_autograd::{Var, VarId};
 use strata_tensor::{Element, Tensor};
 
 use super::model::Model;
-use super::targets::TargetData;
 use crate::error::{LayersError, Result};
 use crate::module::ForwardContext;
+use crate::targets::Targets;
 
 /// The time one layer (or the loss) took in a step, forward and backward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl<T: Element> Model<T> {
     pub fn profile_step(
         &mut self,
         x: &Tensor<T>,
-        y: &TargetData<T>,
+        y: &Targets<T>,
         ctx: &mut ForwardContext,
     ) -> Result<StepProfile> {
         let mut layers = Vec::new();
@@ -154,7 +154,7 @@ impl<T: Element> Model<T> {
             },
         )?;
         let started = Instant::now();
-        let loss = self.loss().compute(&output, y.as_targets())?;
+        let loss = self.loss().compute(&output, y)?;
         layers.push(LayerTime {
             name: "loss".to_string(),
             forward: started.elapsed(),
@@ -181,18 +181,18 @@ impl<T: Element> Model<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::{Activation, Conv2d, Dense, Flatten, MaxPool2d};
+    use crate::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
     use crate::loss::Loss;
     use crate::optim::{Sgd, SgdConfig};
     use crate::Sequential;
 
     fn model() -> Model<f32> {
-        let network = Sequential::builder(&[1, 8, 8])
-            .add(Conv2d::new(4, 3).activation(Activation::Relu))
-            .add(MaxPool2d::new(2))
-            .add(Flatten::new())
-            .add(Dense::new(3))
-            .build::<f32>()
+        let network = Sequential::<f32>::builder(&[1, 8, 8])
+            .add(Conv2dConfig::new(4, 3).activation(Activation::Relu))
+            .add(MaxPool2dConfig::new(2))
+            .add(FlattenConfig::new())
+            .add(DenseConfig::new(3))
+            .build()
             .unwrap();
         Model::new(
             network,
@@ -212,7 +212,7 @@ mod tests {
             &[2, 1, 8, 8],
         )
         .unwrap();
-        let y = TargetData::Labels(vec![0, 2]);
+        let y = Targets::Labels(vec![0, 2]);
         let mut plain = model();
         let mut profiled = model();
         plain

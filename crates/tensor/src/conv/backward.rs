@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
 use super::im2col::{col2im, im2col_block, short_row_sources, Block, Blocks};
-use super::params::Conv2dParams;
+use super::params::Conv2dOptions;
 use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -29,10 +29,10 @@ const WEIGHT_PARTIAL_BYTES: usize = 64 << 20;
 /// computed as GEMM + col2im).
 ///
 /// ```
-/// use strata_tensor::{conv::{conv2d_backward_input, Conv2dParams}, Tensor};
+/// use strata_tensor::{conv::{conv2d_backward_input, Conv2dOptions}, Tensor};
 /// let dy = Tensor::<f64>::ones(&[1, 1, 2, 2]);
 /// let w = Tensor::<f64>::ones(&[1, 1, 2, 2]);
-/// let dx = conv2d_backward_input(&dy, &w, &[1, 1, 3, 3], &Conv2dParams::default())?;
+/// let dx = conv2d_backward_input(&dy, &w, &[1, 1, 3, 3], &Conv2dOptions::default())?;
 /// assert_eq!(dx.to_vec(), vec![1., 2., 1., 2., 4., 2., 1., 2., 1.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
@@ -44,7 +44,7 @@ pub fn conv2d_backward_input<T: Element>(
     grad_output: &Tensor<T>,
     weight: &Tensor<T>,
     input_shape: &[usize],
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<Tensor<T>> {
     const OP: &str = "conv2d_backward_input";
     let g = Geometry::new(OP, input_shape, weight.shape(), params)?;
@@ -176,10 +176,10 @@ fn gather_block<T: Element>(
 /// same for any number of threads.
 ///
 /// ```
-/// use strata_tensor::{conv::{conv2d_backward_weight, Conv2dParams}, Tensor};
+/// use strata_tensor::{conv::{conv2d_backward_weight, Conv2dOptions}, Tensor};
 /// let x = Tensor::<f64>::from_vec((1..=9).map(f64::from).collect(), &[1, 1, 3, 3])?;
 /// let dy = Tensor::<f64>::ones(&[1, 1, 2, 2]);
-/// let dw = conv2d_backward_weight(&x, &dy, &[1, 1, 2, 2], &Conv2dParams::default())?;
+/// let dw = conv2d_backward_weight(&x, &dy, &[1, 1, 2, 2], &Conv2dOptions::default())?;
 /// assert_eq!(dw.to_vec(), vec![12., 16., 24., 28.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
@@ -191,7 +191,7 @@ pub fn conv2d_backward_weight<T: Element>(
     input: &Tensor<T>,
     grad_output: &Tensor<T>,
     weight_shape: &[usize],
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<Tensor<T>> {
     const OP: &str = "conv2d_backward_weight";
     let g = Geometry::new(OP, input.shape(), weight_shape, params)?;
@@ -344,7 +344,7 @@ mod tests {
         }
     }
 
-    fn case(n: usize, cin: usize, cout: usize, hw: usize, k: usize, params: Conv2dParams) -> Case {
+    fn case(n: usize, cin: usize, cout: usize, hw: usize, k: usize, params: Conv2dOptions) -> Case {
         Case {
             n,
             groups: params.groups,
@@ -360,10 +360,10 @@ mod tests {
 
     #[test]
     fn pointwise_and_multi_tile_backward() {
-        case(2, 4, 6, 9, 1, Conv2dParams::default()).check_backward::<f64>(5);
+        case(2, 4, 6, 9, 1, Conv2dOptions::default()).check_backward::<f64>(5);
         // 40 input channels: three channel blocks; 130×130 with 40·9 column rows: several
         // tiles per image; three images: several weight partials.
-        let p = Conv2dParams::default().with_padding(Padding2d::uniform(1));
+        let p = Conv2dOptions::default().with_padding(Padding2d::uniform(1));
         case(3, 40, 3, 130, 3, p).check_backward::<f64>(6);
     }
 
@@ -372,10 +372,10 @@ mod tests {
         let w = Tensor::<f64>::ones(&[2, 1, 3, 3]);
         let dy = Tensor::<f64>::ones(&[1, 2, 3, 3]);
         let err =
-            conv2d_backward_input(&dy, &w, &[1, 1, 6, 6], &Conv2dParams::default()).unwrap_err();
+            conv2d_backward_input(&dy, &w, &[1, 1, 6, 6], &Conv2dOptions::default()).unwrap_err();
         assert!(err.to_string().contains("[1, 2, 4, 4]"), "{err}");
         let x = Tensor::<f64>::ones(&[1, 1, 6, 6]);
-        assert!(conv2d_backward_weight(&x, &dy, &[2, 1, 3, 3], &Conv2dParams::default()).is_err());
+        assert!(conv2d_backward_weight(&x, &dy, &[2, 1, 3, 3], &Conv2dOptions::default()).is_err());
         assert!(conv2d_backward_bias(&Tensor::<f64>::ones(&[2, 3])).is_err());
     }
 
@@ -387,7 +387,7 @@ mod tests {
             8,
             70,
             3,
-            Conv2dParams::default().with_padding(Padding2d::uniform(1)),
+            Conv2dOptions::default().with_padding(Padding2d::uniform(1)),
         );
         let (x, w, b, dy) = c.data::<f32>(seed);
         let scale = |t: &Tensor<f32>| {

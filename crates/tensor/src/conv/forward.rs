@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, SharedMut};
 use super::geometry::Geometry;
 use super::im2col::{im2col_block, short_row_sources, Block, Blocks};
-use super::params::Conv2dParams;
+use super::params::Conv2dOptions;
 use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -21,10 +21,10 @@ use crate::tensor::Tensor;
 /// padding read zero.
 ///
 /// ```
-/// use strata_tensor::{conv::{conv2d, Conv2dParams}, Tensor};
+/// use strata_tensor::{conv::{conv2d, Conv2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec((0..9).map(|v| v as f32).collect(), &[1, 1, 3, 3])?;
 /// let w = Tensor::<f32>::from_vec(vec![1., 0., 0., -1.], &[1, 1, 2, 2])?;
-/// let y = conv2d(&x, &w, None, &Conv2dParams::default())?;
+/// let y = conv2d(&x, &w, None, &Conv2dOptions::default())?;
 /// assert_eq!(y.shape(), &[1, 1, 2, 2]);
 /// assert_eq!(y.to_vec(), vec![-4., -4., -4., -4.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
@@ -38,7 +38,7 @@ pub fn conv2d<T: Element>(
     input: &Tensor<T>,
     weight: &Tensor<T>,
     bias: Option<&Tensor<T>>,
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<Tensor<T>> {
     convolve("conv2d", input, weight, bias, params, false)
 }
@@ -48,10 +48,10 @@ pub fn conv2d<T: Element>(
 /// over the output.
 ///
 /// ```
-/// use strata_tensor::{conv::{conv2d, conv2d_relu, Conv2dParams}, Tensor};
+/// use strata_tensor::{conv::{conv2d, conv2d_relu, Conv2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec((0..9).map(|v| v as f32).collect(), &[1, 1, 3, 3])?;
 /// let w = Tensor::<f32>::from_vec(vec![1., 0., 0., -1.], &[2, 1, 1, 2])?;
-/// let p = Conv2dParams::default();
+/// let p = Conv2dOptions::default();
 /// let y = conv2d_relu(&x, &w, None, &p)?;
 /// assert_eq!(y.to_vec(), conv2d(&x, &w, None, &p)?.relu().to_vec());
 /// assert_eq!(y.to_vec(), vec![0., 1., 3., 4., 6., 7., 0., 0., 0., 0., 0., 0.]);
@@ -64,7 +64,7 @@ pub fn conv2d_relu<T: Element>(
     input: &Tensor<T>,
     weight: &Tensor<T>,
     bias: Option<&Tensor<T>>,
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<Tensor<T>> {
     convolve("conv2d_relu", input, weight, bias, params, true)
 }
@@ -75,7 +75,7 @@ fn convolve<T: Element>(
     input: &Tensor<T>,
     weight: &Tensor<T>,
     bias: Option<&Tensor<T>>,
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
     relu: bool,
 ) -> Result<Tensor<T>> {
     let g = Geometry::new(op, input.shape(), weight.shape(), params)?;
@@ -272,7 +272,7 @@ mod tests {
         ];
         let x = t(img.concat(), &[1, 1, 6, 6]);
         let w = t(vec![0., 1., 0., 0., 1., 0., 0., 1., 0.], &[1, 1, 3, 3]);
-        let y = conv2d(&x, &w, None, &Conv2dParams::default()).unwrap();
+        let y = conv2d(&x, &w, None, &Conv2dOptions::default()).unwrap();
         assert_eq!(y.shape(), &[1, 1, 4, 4]);
         let expected = [
             [510., 255., 255., 510.],
@@ -293,7 +293,7 @@ mod tests {
             &[1, 1, 3, 3],
         )
         .unwrap();
-        let y = conv2d(&x, &w, None, &Conv2dParams::default()).unwrap();
+        let y = conv2d(&x, &w, None, &Conv2dOptions::default()).unwrap();
         assert_eq!(y.shape(), &[1, 1, 4, 3]);
         let expected = [
             [0., 0., 0.],
@@ -309,23 +309,23 @@ mod tests {
         let x = t(vec![1.; 2 * 3 * 4 * 4], &[2, 3, 4, 4]);
         let w = t(vec![1.; 5 * 3 * 3 * 3], &[5, 3, 3, 3]);
         let b = t(vec![1.; 4], &[4]);
-        let err = conv2d(&x, &w, Some(&b), &Conv2dParams::default()).unwrap_err();
+        let err = conv2d(&x, &w, Some(&b), &Conv2dOptions::default()).unwrap_err();
         assert!(
             err.to_string().contains("bias [4] must have shape [5]"),
             "{err}"
         );
         let b = t(vec![0.5; 5], &[5]);
-        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default()).unwrap();
+        let y = conv2d(&x, &w, Some(&b), &Conv2dOptions::default()).unwrap();
         assert!(y.to_vec().iter().all(|&v| v == 27.5));
         let w = t(vec![1.; 5 * 3 * 9 * 9], &[5, 3, 9, 9]);
-        assert!(conv2d(&x, &w, None, &Conv2dParams::default()).is_err());
+        assert!(conv2d(&x, &w, None, &Conv2dOptions::default()).is_err());
     }
 
     #[test]
     fn empty_batch_gives_empty_output() {
         let x = t(vec![], &[0, 2, 4, 4]);
         let w = t(vec![1.; 3 * 2 * 3 * 3], &[3, 2, 3, 3]);
-        let y = conv2d(&x, &w, None, &Conv2dParams::default()).unwrap();
+        let y = conv2d(&x, &w, None, &Conv2dOptions::default()).unwrap();
         assert_eq!(y.shape(), &[0, 3, 2, 2]);
     }
 
@@ -334,7 +334,7 @@ mod tests {
         let x = t((0..2 * 3 * 5 * 4).map(f64::from).collect(), &[2, 3, 5, 4]);
         let xt = x.transpose(2, 3).unwrap();
         let w = t((0..2 * 3 * 2 * 2).map(f64::from).collect(), &[2, 3, 2, 2]);
-        let p = Conv2dParams::default();
+        let p = Conv2dOptions::default();
         let y = conv2d(&xt, &w, None, &p).unwrap();
         let y2 = conv2d(&xt.contiguous(), &w, None, &p).unwrap();
         assert_eq!(y.to_vec(), y2.to_vec());
@@ -353,7 +353,7 @@ mod tests {
             w: 700,
             kh: 1,
             kw: 1,
-            params: Conv2dParams::default(),
+            params: Conv2dOptions::default(),
         };
         case.check_forward::<f64>(3);
     }
@@ -378,7 +378,7 @@ mod tests {
             w: 4,
             kh: 2,
             kw: 3,
-            params: Conv2dParams::default()
+            params: Conv2dOptions::default()
                 .with_padding(Padding2d {
                     top: 0,
                     bottom: 2,

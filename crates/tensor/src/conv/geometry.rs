@@ -1,6 +1,6 @@
 //! Validated shapes of one convolution, shared by the forward and backward kernels.
 
-use super::params::{output_size_for, Conv2dParams};
+use super::params::{output_size_for, Conv2dOptions};
 use crate::error::{Result, TensorError};
 
 /// Every size a convolution kernel needs, checked against each other.
@@ -34,7 +34,7 @@ impl Geometry {
         op: &'static str,
         input: &[usize],
         weight: &[usize],
-        params: &Conv2dParams,
+        params: &Conv2dOptions,
     ) -> Result<Self> {
         params.validate(op)?;
         if input.len() != 4 {
@@ -159,7 +159,7 @@ mod tests {
             "conv2d",
             &[8, 1, 28, 28],
             &[32, 3, 3, 3],
-            &Conv2dParams::new(),
+            &Conv2dOptions::new(),
         )
         .unwrap_err();
         assert_eq!(
@@ -167,7 +167,7 @@ mod tests {
             "conv2d: weight [32, 3, 3, 3] expects 3 input channels per group, input \
              [8, 1, 28, 28] has 1 (groups 1)"
         );
-        let p = Conv2dParams::new().with_groups(2);
+        let p = Conv2dOptions::new().with_groups(2);
         let err = Geometry::new("conv2d", &[1, 3, 5, 5], &[4, 1, 3, 3], &p).unwrap_err();
         assert!(
             err.to_string().contains("not divisible by groups 2"),
@@ -177,8 +177,12 @@ mod tests {
         assert!(err.to_string().contains("3 output channels"), "{err}");
         assert!(Geometry::new("conv2d", &[1, 4, 5], &[3, 4, 3, 3], &p).is_err());
         assert!(Geometry::new("conv2d", &[1, 4, 5, 5], &[3, 4, 3], &p).is_err());
-        assert!(
-            Geometry::new("conv2d", &[1, 1, 2, 2], &[1, 1, 3, 3], &Conv2dParams::new()).is_err()
-        );
+        assert!(Geometry::new(
+            "conv2d",
+            &[1, 1, 2, 2],
+            &[1, 1, 3, 3],
+            &Conv2dOptions::new()
+        )
+        .is_err());
     }
 }

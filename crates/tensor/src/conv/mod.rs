@@ -4,7 +4,7 @@
 //! * [`conv2d`]: forward pass with stride, explicit padding per side, dilation and groups;
 //! * [`conv2d_backward_input`], [`conv2d_backward_weight`], [`conv2d_backward_bias`]: the
 //!   gradients the backward pass of `conv2d` needs;
-//! * [`Conv2dParams`], [`Padding2d`], [`PaddingMode`] and [`conv2d_output_size`] describe the
+//! * [`Conv2dOptions`], [`Padding2d`], [`PaddingMode`] and [`conv2d_output_size`] describe the
 //!   geometry.
 //!
 //! The kernels use im2col + GEMM over tiles of output rows, so that the column buffer stays
@@ -23,4 +23,4 @@ pub use backward::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_
 pub use forward::{conv2d, conv2d_relu};
 pub use im2col::{im2col_tile_rows, COL_BUFFER_BYTES};
 pub(crate) use params::check_positive;
-pub use params::{conv2d_output_size, Conv2dParams, Padding2d, PaddingMode};
+pub use params::{conv2d_output_size, Conv2dOptions, Padding2d, PaddingMode};

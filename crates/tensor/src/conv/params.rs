@@ -110,13 +110,13 @@ impl Padding2d {
 /// `[rows, columns]`.
 ///
 /// ```
-/// use strata_tensor::conv::{Conv2dParams, Padding2d};
-/// let p = Conv2dParams { stride: [2, 2], padding: Padding2d::uniform(1), ..Default::default() };
+/// use strata_tensor::conv::{Conv2dOptions, Padding2d};
+/// let p = Conv2dOptions { stride: [2, 2], padding: Padding2d::uniform(1), ..Default::default() };
 /// assert_eq!(p.dilation, [1, 1]);
 /// assert_eq!(p.groups, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Conv2dParams {
+pub struct Conv2dOptions {
     /// Step between neighbouring windows, `[rows, cols]`; must be positive.
     pub stride: [usize; 2],
     /// Zero padding per side.
@@ -129,7 +129,7 @@ pub struct Conv2dParams {
     pub groups: usize,
 }
 
-impl Default for Conv2dParams {
+impl Default for Conv2dOptions {
     fn default() -> Self {
         Self {
             stride: [1, 1],
@@ -140,7 +140,7 @@ impl Default for Conv2dParams {
     }
 }
 
-impl Conv2dParams {
+impl Conv2dOptions {
     /// Stride 1, no padding, dilation 1, one group (the same as `Default`).
     pub fn new() -> Self {
         Self::default()
@@ -195,8 +195,8 @@ pub(crate) fn check_positive(op: &'static str, what: &str, v: [usize; 2]) -> Res
 /// `[kh, kw]` kernel: `(in + pad_before + pad_after - (k-1)·dilation - 1) / stride + 1`.
 ///
 /// ```
-/// use strata_tensor::conv::{conv2d_output_size, Conv2dParams, Padding2d};
-/// let p = Conv2dParams::new().with_padding(Padding2d::uniform(1));
+/// use strata_tensor::conv::{conv2d_output_size, Conv2dOptions, Padding2d};
+/// let p = Conv2dOptions::new().with_padding(Padding2d::uniform(1));
 /// assert_eq!(conv2d_output_size([224, 224], [3, 3], &p)?, [224, 224]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
@@ -207,7 +207,7 @@ pub(crate) fn check_positive(op: &'static str, what: &str, v: [usize; 2]) -> Res
 pub fn conv2d_output_size(
     input: [usize; 2],
     kernel: [usize; 2],
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<[usize; 2]> {
     output_size_for("conv2d_output_size", input, kernel, params)
 }
@@ -216,7 +216,7 @@ pub(crate) fn output_size_for(
     op: &'static str,
     input: [usize; 2],
     kernel: [usize; 2],
-    params: &Conv2dParams,
+    params: &Conv2dOptions,
 ) -> Result<[usize; 2]> {
     params.validate(op)?;
     check_positive(op, "kernel size", kernel)?;
@@ -294,7 +294,7 @@ mod tests {
                             [d, d],
                         )
                         .unwrap();
-                        let params = Conv2dParams::new()
+                        let params = Conv2dOptions::new()
                             .with_padding(pad)
                             .with_stride([s, s])
                             .with_dilation([d, d]);
@@ -309,30 +309,30 @@ mod tests {
     #[test]
     fn valid_and_full_sizes() {
         let v = Padding2d::for_mode(PaddingMode::Valid, [6, 6], [3, 3], [1, 1], [1, 1]).unwrap();
-        let params = Conv2dParams::new().with_padding(v);
+        let params = Conv2dOptions::new().with_padding(v);
         assert_eq!(conv2d_output_size([6, 6], [3, 3], &params).unwrap(), [4, 4]);
         let f = Padding2d::for_mode(PaddingMode::Full, [6, 6], [3, 3], [1, 1], [1, 1]).unwrap();
-        let params = Conv2dParams::new().with_padding(f);
+        let params = Conv2dOptions::new().with_padding(f);
         assert_eq!(conv2d_output_size([6, 6], [3, 3], &params).unwrap(), [8, 8]);
     }
 
     #[test]
     fn bad_parameters_are_errors() {
-        let p = Conv2dParams::new().with_stride([0, 1]);
+        let p = Conv2dOptions::new().with_stride([0, 1]);
         assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
-        let p = Conv2dParams::new().with_dilation([1, 0]);
+        let p = Conv2dOptions::new().with_dilation([1, 0]);
         assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
-        let p = Conv2dParams::new().with_groups(0);
+        let p = Conv2dOptions::new().with_groups(0);
         assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
-        let err = conv2d_output_size([2, 5], [3, 3], &Conv2dParams::new()).unwrap_err();
+        let err = conv2d_output_size([2, 5], [3, 3], &Conv2dOptions::new()).unwrap_err();
         assert!(
             err.to_string().contains("larger than the padded input"),
             "{err}"
         );
         assert!(Padding2d::for_mode(PaddingMode::Same, [5, 5], [0, 3], [1, 1], [1, 1]).is_err());
-        let p = Conv2dParams::new().with_padding(Padding2d::uniform(usize::MAX));
+        let p = Conv2dOptions::new().with_padding(Padding2d::uniform(usize::MAX));
         assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
-        let p = Conv2dParams::new().with_dilation([usize::MAX, 1]);
+        let p = Conv2dOptions::new().with_dilation([usize::MAX, 1]);
         assert!(conv2d_output_size([5, 5], [3, 3], &p).is_err());
     }
 }

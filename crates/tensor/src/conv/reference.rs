@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::params::{output_size_for, Conv2dParams, Padding2d};
+use super::params::{output_size_for, Conv2dOptions, Padding2d};
 use crate::element::Element;
 use crate::tensor::Tensor;
 
@@ -26,7 +26,7 @@ struct Dims {
     ow: usize,
 }
 
-fn dims(input: [usize; 4], weight: [usize; 4], p: &Conv2dParams) -> Dims {
+fn dims(input: [usize; 4], weight: [usize; 4], p: &Conv2dOptions) -> Dims {
     let [oh, ow] = output_size_for("reference", [input[2], input[3]], [weight[2], weight[3]], p)
         .expect("reference: valid geometry");
     Dims {
@@ -49,7 +49,7 @@ fn dims(input: [usize; 4], weight: [usize; 4], p: &Conv2dParams) -> Dims {
 fn for_each_tap(
     input: [usize; 4],
     weight: [usize; 4],
-    p: &Conv2dParams,
+    p: &Conv2dOptions,
     mut f: impl FnMut(usize, usize, usize),
 ) {
     let d = dims(input, weight, p);
@@ -92,7 +92,7 @@ pub fn conv2d<T: Element>(
     w: &[T],
     ws: [usize; 4],
     bias: Option<&[T]>,
-    p: &Conv2dParams,
+    p: &Conv2dOptions,
 ) -> Vec<T> {
     let d = dims(xs, ws, p);
     let mut out = vec![T::zero(); d.n * d.o * d.oh * d.ow];
@@ -111,7 +111,7 @@ pub fn backward_input<T: Element>(
     w: &[T],
     xs: [usize; 4],
     ws: [usize; 4],
-    p: &Conv2dParams,
+    p: &Conv2dOptions,
 ) -> Vec<T> {
     let mut dx = vec![T::zero(); xs.iter().product()];
     for_each_tap(xs, ws, p, |xi, wi, oi| dx[xi] = dx[xi] + dy[oi] * w[wi]);
@@ -124,7 +124,7 @@ pub fn backward_weight<T: Element>(
     dy: &[T],
     xs: [usize; 4],
     ws: [usize; 4],
-    p: &Conv2dParams,
+    p: &Conv2dOptions,
 ) -> Vec<T> {
     let mut dw = vec![T::zero(); ws.iter().product()];
     for_each_tap(xs, ws, p, |xi, wi, oi| dw[wi] = dw[wi] + dy[oi] * x[xi]);
@@ -171,7 +171,7 @@ pub struct Case {
     pub w: usize,
     pub kh: usize,
     pub kw: usize,
-    pub params: Conv2dParams,
+    pub params: Conv2dOptions,
 }
 
 impl Case {
@@ -288,7 +288,7 @@ pub fn case_strategy() -> impl Strategy<Value = Case> {
                     w,
                     kh,
                     kw,
-                    params: Conv2dParams {
+                    params: Conv2dOptions {
                         stride: [sh, sw],
                         padding: Padding2d {
                             top,

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{Pool2dParams, PoolGeometry};
+use super::{Pool2dOptions, PoolGeometry};
 use crate::buffer;
 use crate::element::Element;
 use crate::error::Result;
@@ -30,9 +30,9 @@ fn divisor<T: Element>(
 /// (Keras `same`) by the number of input elements it covers.
 ///
 /// ```
-/// use strata_tensor::{conv::Padding2d, pool::{avg_pool2d, Pool2dParams}, Tensor};
+/// use strata_tensor::{conv::Padding2d, pool::{avg_pool2d, Pool2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 2., 3., 4.], &[1, 1, 2, 2])?;
-/// let p = Pool2dParams::new([2, 2]).with_padding(Padding2d { top: 0, bottom: 0, left: 0, right: 1 });
+/// let p = Pool2dOptions::new([2, 2]).with_padding(Padding2d { top: 0, bottom: 0, left: 0, right: 1 });
 /// assert_eq!(avg_pool2d(&x, &p, true)?.to_vec(), vec![2.5]);
 /// let p = p.with_stride([1, 1]);
 /// assert_eq!(avg_pool2d(&x, &p, true)?.to_vec(), vec![2.5, 1.5]);
@@ -41,10 +41,10 @@ fn divisor<T: Element>(
 /// ```
 ///
 /// # Errors
-/// An input not of rank 4 or invalid parameters (see [`Pool2dParams::output_size`]).
+/// An input not of rank 4 or invalid parameters (see [`Pool2dOptions::output_size`]).
 pub fn avg_pool2d<T: Element>(
     input: &Tensor<T>,
-    params: &Pool2dParams,
+    params: &Pool2dOptions,
     count_include_pad: bool,
 ) -> Result<Tensor<T>> {
     let g = PoolGeometry::new("avg_pool2d", input.shape(), params)?;
@@ -80,9 +80,9 @@ pub fn avg_pool2d<T: Element>(
 /// window's divisor, is added to every input element of the window.
 ///
 /// ```
-/// use strata_tensor::{pool::{avg_pool2d_backward, Pool2dParams}, Tensor};
+/// use strata_tensor::{pool::{avg_pool2d_backward, Pool2dOptions}, Tensor};
 /// let dy = Tensor::<f32>::from_vec(vec![4., 8.], &[1, 1, 1, 2])?;
-/// let dx = avg_pool2d_backward(&dy, &[1, 1, 2, 4], &Pool2dParams::new([2, 2]), true)?;
+/// let dx = avg_pool2d_backward(&dy, &[1, 1, 2, 4], &Pool2dOptions::new([2, 2]), true)?;
 /// assert_eq!(dx.to_vec(), vec![1., 1., 2., 2., 1., 1., 2., 2.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
@@ -93,7 +93,7 @@ pub fn avg_pool2d<T: Element>(
 pub fn avg_pool2d_backward<T: Element>(
     grad_output: &Tensor<T>,
     input_shape: &[usize],
-    params: &Pool2dParams,
+    params: &Pool2dOptions,
     count_include_pad: bool,
 ) -> Result<Tensor<T>> {
     const OP: &str = "avg_pool2d_backward";
@@ -167,7 +167,7 @@ mod tests {
                         .map(|i| ((i * 7919) % 1000) as f32 * 0.013)
                         .collect();
                     let x = Tensor::from_vec(x, &shape).unwrap();
-                    let p = Pool2dParams::new([3, 3])
+                    let p = Pool2dOptions::new([3, 3])
                         .with_stride([2, 2])
                         .with_padding(Padding2d::uniform(1));
                     let y = avg_pool2d(&x, &p, false).unwrap();
@@ -188,7 +188,7 @@ mod tests {
     fn backward_checks_the_gradient_shape() {
         let dy = Tensor::<f32>::ones(&[1, 1, 2, 2]);
         let err =
-            avg_pool2d_backward(&dy, &[1, 1, 2, 4], &Pool2dParams::new([2, 2]), true).unwrap_err();
+            avg_pool2d_backward(&dy, &[1, 1, 2, 4], &Pool2dOptions::new([2, 2]), true).unwrap_err();
         assert!(err.to_string().contains("[1, 1, 1, 2]"), "{err}");
     }
 }

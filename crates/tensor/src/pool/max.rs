@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{Pool2dParams, PoolGeometry};
+use super::{Pool2dOptions, PoolGeometry};
 use crate::buffer::{self, Storage};
 use crate::element::Element;
 use crate::error::{Result, TensorError};
@@ -59,16 +59,16 @@ impl fmt::Debug for PoolIndices {
 /// PyTorch).
 ///
 /// ```
-/// use strata_tensor::{pool::{max_pool2d, Pool2dParams}, Tensor};
+/// use strata_tensor::{pool::{max_pool2d, Pool2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
-/// let y = max_pool2d(&x, &Pool2dParams::new([2, 2]))?;
+/// let y = max_pool2d(&x, &Pool2dOptions::new([2, 2]))?;
 /// assert_eq!(y.to_vec(), vec![5., 9.]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
 ///
 /// # Errors
-/// An input not of rank 4 or invalid parameters (see [`Pool2dParams::output_size`]).
-pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Result<Tensor<T>> {
+/// An input not of rank 4 or invalid parameters (see [`Pool2dOptions::output_size`]).
+pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dOptions) -> Result<Tensor<T>> {
     let g = PoolGeometry::new("max_pool2d", input.shape(), params)?;
     let x = input.contiguous();
     let mut out = buffer::dirty(numel(&g.output_shape()));
@@ -86,9 +86,9 @@ pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Resul
 /// [`max_pool2d_backward`]).
 ///
 /// ```
-/// use strata_tensor::{pool::{max_pool2d_with_indices, Pool2dParams}, Tensor};
+/// use strata_tensor::{pool::{max_pool2d_with_indices, Pool2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
-/// let (y, indices) = max_pool2d_with_indices(&x, &Pool2dParams::new([2, 2]))?;
+/// let (y, indices) = max_pool2d_with_indices(&x, &Pool2dOptions::new([2, 2]))?;
 /// assert_eq!(y.to_vec(), vec![5., 9.]);
 /// assert_eq!(indices.as_slice(), &[1, 6]);
 /// # Ok::<(), strata_tensor::TensorError>(())
@@ -98,7 +98,7 @@ pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dParams) -> Resul
 /// As [`max_pool2d`]; also input planes of more than `u32::MAX` elements.
 pub fn max_pool2d_with_indices<T: Element>(
     input: &Tensor<T>,
-    params: &Pool2dParams,
+    params: &Pool2dOptions,
 ) -> Result<(Tensor<T>, PoolIndices)> {
     const OP: &str = "max_pool2d_with_indices";
     let g = PoolGeometry::new(OP, input.shape(), params)?;
@@ -404,9 +404,9 @@ fn window_max<T: Element>(g: &PoolGeometry, xp: &[T], y: usize, x: usize) -> (T,
 /// overlapping windows add up).
 ///
 /// ```
-/// use strata_tensor::{pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dParams}, Tensor};
+/// use strata_tensor::{pool::{max_pool2d_backward, max_pool2d_with_indices, Pool2dOptions}, Tensor};
 /// let x = Tensor::<f32>::from_vec(vec![1., 5., 2., 0., 3., 4., 9., 9.], &[1, 1, 2, 4])?;
-/// let (_, indices) = max_pool2d_with_indices(&x, &Pool2dParams::new([2, 2]))?;
+/// let (_, indices) = max_pool2d_with_indices(&x, &Pool2dOptions::new([2, 2]))?;
 /// let dy = Tensor::<f32>::from_vec(vec![10., 20.], &[1, 1, 1, 2])?;
 /// let dx = max_pool2d_backward(&dy, &indices)?;
 /// assert_eq!(dx.to_vec(), vec![0., 10., 0., 0., 0., 0., 20., 0.]);
@@ -460,7 +460,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::conv::{conv2d, Conv2dParams, Padding2d};
+    use crate::conv::{conv2d, Conv2dOptions, Padding2d};
     use crate::pool::reference;
 
     #[test]
@@ -473,7 +473,7 @@ mod tests {
         ];
         let x = Tensor::<f64>::from_vec(map.concat(), &[1, 1, 4, 4]).unwrap();
         let padded = x.pad(&[(0, 0), (0, 0), (1, 1), (1, 1)], 0.0).unwrap();
-        let r = max_pool2d(&padded, &Pool2dParams::new([2, 2])).unwrap();
+        let r = max_pool2d(&padded, &Pool2dOptions::new([2, 2])).unwrap();
         assert_eq!(r.shape(), &[1, 1, 3, 3]);
         let expected = [[510., 255., 510.], [255., 0., 255.], [510., 255., 510.]];
         assert_eq!(r.to_vec(), expected.concat());
@@ -493,9 +493,9 @@ mod tests {
         let x = Tensor::<f32>::from_vec(img.concat(), &[1, 1, 6, 6]).unwrap();
         let w = Tensor::<f32>::from_vec(vec![0., 1., 0., 0., 1., 0., 0., 1., 0.], &[1, 1, 3, 3])
             .unwrap();
-        let y = conv2d(&x, &w, None, &Conv2dParams::default()).unwrap();
+        let y = conv2d(&x, &w, None, &Conv2dOptions::default()).unwrap();
         let y = y.pad(&[(0, 0), (0, 0), (1, 1), (1, 1)], 0.0).unwrap();
-        let r = max_pool2d(&y, &Pool2dParams::new([2, 2])).unwrap();
+        let r = max_pool2d(&y, &Pool2dOptions::new([2, 2])).unwrap();
         assert_eq!(
             r.to_vec(),
             vec![510., 255., 510., 255., 0., 255., 510., 255., 510.]
@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn ties_take_the_first_and_padding_is_minus_infinity() {
         let x = Tensor::<f32>::from_vec(vec![-5., -5., -5., -5.], &[1, 1, 2, 2]).unwrap();
-        let p = Pool2dParams::new([2, 2])
+        let p = Pool2dOptions::new([2, 2])
             .with_stride([1, 1])
             .with_padding(Padding2d::uniform(1));
         let r = max_pool2d(&x, &p).unwrap();
@@ -516,7 +516,7 @@ mod tests {
         let dx = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 3, 3]), &at).unwrap();
         assert_eq!(dx.to_vec(), vec![4., 2., 2., 1.]);
         let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 3., f32::NAN], &[1, 1, 2, 2]).unwrap();
-        let p = Pool2dParams::new([2, 2]);
+        let p = Pool2dOptions::new([2, 2]);
         assert!(max_pool2d(&x, &p).unwrap().to_vec()[0].is_nan());
         let (_, at) = max_pool2d_with_indices(&x, &p).unwrap();
         let dx = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 1, 1]), &at).unwrap();
@@ -525,7 +525,7 @@ mod tests {
 
     #[test]
     fn backward_errors() {
-        let p = Pool2dParams::new([2, 2]);
+        let p = Pool2dOptions::new([2, 2]);
         let (_, at) = max_pool2d_with_indices(&Tensor::<f32>::ones(&[1, 1, 2, 4]), &p).unwrap();
         assert!(max_pool2d_backward(&Tensor::<f32>::ones(&[1, 1, 1, 2]), &at).is_ok());
         let err = max_pool2d_backward(&Tensor::<f32>::ones(&[1, 2, 1, 2]), &at).unwrap_err();

@@ -21,15 +21,15 @@ use crate::error::{Result, TensorError};
 /// The window geometry of a 2-D pooling: kernel, stride and padding.
 ///
 /// ```
-/// use strata_tensor::{conv::Padding2d, pool::Pool2dParams};
-/// let p = Pool2dParams::new([2, 2]); // stride defaults to the kernel size
+/// use strata_tensor::{conv::Padding2d, pool::Pool2dOptions};
+/// let p = Pool2dOptions::new([2, 2]); // stride defaults to the kernel size
 /// assert_eq!(p.stride, [2, 2]);
-/// let p = Pool2dParams::new([3, 3]).with_stride([1, 1]).with_padding(Padding2d::uniform(1));
+/// let p = Pool2dOptions::new([3, 3]).with_stride([1, 1]).with_padding(Padding2d::uniform(1));
 /// assert_eq!(p.output_size([5, 5])?, [5, 5]);
 /// # Ok::<(), strata_tensor::TensorError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Pool2dParams {
+pub struct Pool2dOptions {
     /// Window size `[rows, cols]`; must be positive.
     pub kernel: [usize; 2],
     /// Step between windows `[rows, cols]`; must be positive.
@@ -39,7 +39,7 @@ pub struct Pool2dParams {
     pub padding: Padding2d,
 }
 
-impl Pool2dParams {
+impl Pool2dOptions {
     /// A `kernel`-sized window with stride equal to the kernel and no padding.
     pub fn new(kernel: [usize; 2]) -> Self {
         Self {
@@ -123,11 +123,11 @@ pub(crate) struct PoolGeometry {
     pub w: usize,
     pub oh: usize,
     pub ow: usize,
-    pub params: Pool2dParams,
+    pub params: Pool2dOptions,
 }
 
 impl PoolGeometry {
-    pub fn new(op: &'static str, input: &[usize], params: &Pool2dParams) -> Result<Self> {
+    pub fn new(op: &'static str, input: &[usize], params: &Pool2dOptions) -> Result<Self> {
         if input.len() != 4 {
             return Err(TensorError::shape(
                 op,
@@ -193,18 +193,18 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_errors() {
-        let p = Pool2dParams::new([2, 0]);
+        let p = Pool2dOptions::new([2, 0]);
         assert!(p.output_size([4, 4]).is_err());
-        let p = Pool2dParams::new([2, 2]).with_stride([0, 1]);
+        let p = Pool2dOptions::new([2, 2]).with_stride([0, 1]);
         assert!(p.output_size([4, 4]).is_err());
-        let p = Pool2dParams::new([2, 2]).with_padding(Padding2d::uniform(2));
+        let p = Pool2dOptions::new([2, 2]).with_padding(Padding2d::uniform(2));
         let err = p.output_size([4, 4]).unwrap_err();
         assert!(err.to_string().contains("smaller than the kernel"), "{err}");
-        let err = Pool2dParams::new([3, 3]).output_size([2, 5]).unwrap_err();
+        let err = Pool2dOptions::new([3, 3]).output_size([2, 5]).unwrap_err();
         assert!(
             err.to_string().contains("larger than the padded input"),
             "{err}"
         );
-        assert!(PoolGeometry::new("p", &[1, 2, 3], &Pool2dParams::new([1, 1])).is_err());
+        assert!(PoolGeometry::new("p", &[1, 2, 3], &Pool2dOptions::new([1, 1])).is_err());
     }
 }

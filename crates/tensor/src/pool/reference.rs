@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::Pool2dParams;
+use super::Pool2dOptions;
 use crate::conv::Padding2d;
 use crate::tensor::Tensor;
 
@@ -15,7 +15,7 @@ pub struct Case {
     pub c: usize,
     pub h: usize,
     pub w: usize,
-    pub params: Pool2dParams,
+    pub params: Pool2dOptions,
 }
 
 impl Case {
@@ -70,7 +70,7 @@ pub fn case_strategy() -> impl Strategy<Value = Case> {
                 c,
                 h,
                 w,
-                params: Pool2dParams {
+                params: Pool2dOptions {
                     kernel: [kh, kw],
                     stride: [sh, sw],
                     padding,
@@ -81,7 +81,7 @@ pub fn case_strategy() -> impl Strategy<Value = Case> {
 
 /// The input position of window tap `(i, j)` of output `(y, x)`, if not padding.
 fn tap(
-    p: &Pool2dParams,
+    p: &Pool2dOptions,
     h: usize,
     w: usize,
     y: usize,
@@ -94,7 +94,7 @@ fn tap(
     (r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w).then(|| r as usize * w + c as usize)
 }
 
-fn out_size(shape: [usize; 4], p: &Pool2dParams) -> (usize, usize) {
+fn out_size(shape: [usize; 4], p: &Pool2dOptions) -> (usize, usize) {
     let [oh, ow] = p
         .output_size([shape[2], shape[3]])
         .expect("reference: valid");
@@ -102,7 +102,7 @@ fn out_size(shape: [usize; 4], p: &Pool2dParams) -> (usize, usize) {
 }
 
 /// Naive max pooling: values and argmax within each plane.
-pub fn max_pool(x: &[f64], shape: [usize; 4], p: &Pool2dParams) -> (Vec<f64>, Vec<usize>) {
+pub fn max_pool(x: &[f64], shape: [usize; 4], p: &Pool2dOptions) -> (Vec<f64>, Vec<usize>) {
     let [n, c, h, w] = shape;
     let (oh, ow) = out_size(shape, p);
     let (mut out, mut arg) = (Vec::new(), Vec::new());
@@ -138,7 +138,7 @@ pub fn max_pool_backward(dy: &[f64], arg: &[usize], shape: [usize; 4]) -> Vec<f6
     dx
 }
 
-fn count(p: &Pool2dParams, h: usize, w: usize, y: usize, x: usize, include: bool) -> f64 {
+fn count(p: &Pool2dOptions, h: usize, w: usize, y: usize, x: usize, include: bool) -> f64 {
     if include {
         return (p.kernel[0] * p.kernel[1]) as f64;
     }
@@ -151,7 +151,7 @@ fn count(p: &Pool2dParams, h: usize, w: usize, y: usize, x: usize, include: bool
     k as f64
 }
 
-pub fn avg_pool(x: &[f64], shape: [usize; 4], p: &Pool2dParams, include: bool) -> Vec<f64> {
+pub fn avg_pool(x: &[f64], shape: [usize; 4], p: &Pool2dOptions, include: bool) -> Vec<f64> {
     let [n, c, h, w] = shape;
     let (oh, ow) = out_size(shape, p);
     let mut out = Vec::new();
@@ -176,7 +176,7 @@ pub fn avg_pool(x: &[f64], shape: [usize; 4], p: &Pool2dParams, include: bool) -
 pub fn avg_pool_backward(
     dy: &[f64],
     shape: [usize; 4],
-    p: &Pool2dParams,
+    p: &Pool2dOptions,
     include: bool,
 ) -> Vec<f64> {
     let [n, c, h, w] = shape;

@@ -1,20 +1,21 @@
-//! Training targets: integer labels or dense tensors, batched alongside the inputs.
+//! Targets: integer labels or dense tensors, what a loss compares a model's output with.
 
 use strata_tensor::{Element, Tensor};
 
 use crate::error::{LayersError, Result};
-use crate::loss::Targets;
 
-/// The targets of a whole dataset.
+/// What a loss compares the model's output with, for a batch or a whole dataset: one class
+/// index per sample (sparse categorical cross-entropy) or a tensor `[N, …]` (one-hot or
+/// probabilities, binary targets, regression values).
 #[derive(Debug, Clone)]
-pub enum TargetData<T: Element> {
+pub enum Targets<T: Element> {
     /// One class index per sample.
     Labels(Vec<usize>),
     /// A tensor `[N, …]` of per-sample targets.
     Dense(Tensor<T>),
 }
 
-impl<T: Element> TargetData<T> {
+impl<T: Element> Targets<T> {
     /// The number of samples.
     pub fn len(&self) -> usize {
         match self {
@@ -43,14 +44,6 @@ impl<T: Element> TargetData<T> {
             ),
             Self::Dense(t) => Self::Dense(t.index_select(0, indices)?),
         })
-    }
-
-    /// Borrows as the loss's view of a batch.
-    pub(crate) fn as_targets(&self) -> Targets<'_, T> {
-        match self {
-            Self::Labels(l) => Targets::Labels(l),
-            Self::Dense(t) => Targets::Dense(t),
-        }
     }
 
     /// Labels for accuracy: the labels themselves, or each dense row's largest entry.

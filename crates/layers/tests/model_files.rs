@@ -1,0 +1,111 @@
+//! Model files are checked before they are trusted: an architecture edited to need more
+//! weights than the file holds fails with a clear error before anything large is allocated.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
+use strata_layers::Sequential;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-model-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn saved_model(path: &Path) {
+    let model = Sequential::<f32>::builder(&[1, 12, 12])
+        .add(Conv2dConfig::new(4, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(3))
+        .build()
+        .unwrap();
+    model.save(path).unwrap();
+}
+
+/// Rewrites the architecture JSON inside a saved file's header, keeping the tensors.
+fn edit_architecture(from: &Path, to: &Path, edit: impl Fn(&mut Value)) {
+    let bytes = std::fs::read(from).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let text = header["__metadata__"]["architecture"].as_str().unwrap();
+    let mut architecture: Value = serde_json::from_str(text).unwrap();
+    edit(&mut architecture);
+    header["__metadata__"]["architecture"] = Value::String(architecture.to_string());
+    let mut json = serde_json::to_vec(&header).unwrap();
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    std::fs::write(to, out).unwrap();
+}
+
+fn load_error(path: &Path) -> String {
+    let started = Instant::now();
+    let err = Sequential::<f32>::load(path).expect_err("an edited architecture must not load");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "rejecting {} took {:?}",
+        path.display(),
+        started.elapsed()
+    );
+    err.to_string()
+}
+
+#[test]
+fn an_edited_kernel_size_fails_before_allocating() {
+    let good = scratch("good.safetensors");
+    saved_model(&good);
+    let bad = scratch("kernel.safetensors");
+    // 2^31 × 3 kernel: 4 filters of it would be 96 GB of f32.
+    edit_architecture(&good, &bad, |a| {
+        a["layers"][0]["config"]["kernel_size"] = serde_json::json!([2_147_483_648u64, 3]);
+    });
+    let err = load_error(&bad);
+    assert!(
+        err.contains("kernel.safetensors") && err.contains("conv2d") && err.contains("weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn edits_that_grow_any_layer_fail_with_the_layer_named() {
+    let good = scratch("good2.safetensors");
+    saved_model(&good);
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "filters",
+            Box::new(|a: &mut Value| a["layers"][0]["config"]["filters"] = 1_000_000_000.into()),
+        ),
+        (
+            "units",
+            Box::new(|a: &mut Value| a["layers"][3]["config"]["units"] = 4_000_000_000u64.into()),
+        ),
+        (
+            "input",
+            Box::new(|a: &mut Value| {
+                a["input_shape"] = serde_json::json!([1, 4_000_000_000u64, 4_000_000_000u64])
+            }),
+        ),
+        (
+            "overflow",
+            Box::new(|a: &mut Value| {
+                a["input_shape"] = serde_json::json!([u64::MAX, u64::MAX, u64::MAX])
+            }),
+        ),
+    ];
+    for (name, edit) in cases {
+        let bad = scratch(&format!("{name}.safetensors"));
+        edit_architecture(&good, &bad, edit);
+        let err = load_error(&bad);
+        assert!(
+            err.contains(&format!("{name}.safetensors")),
+            "{name}: {err}"
+        );
+    }
+    // The untouched file still loads.
+    Sequential::<f32>::load(&good).unwrap();
+}
