@@ -195,7 +195,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            "--window-size=760,560",
+            "--window-size=760,600",
             "--force-device-scale-factor=1",
         ]
         .iter()
