@@ -111,13 +111,14 @@ pub struct TrainReport {
 }
 
 /// Trains the course model with Adam and sparse categorical cross-entropy, validating on
-/// the test set after every epoch (as the TensorFlow tutorial does); saves the model and
-/// its charts.
+/// the test set after every epoch (as the TensorFlow tutorial does); saves the model (with
+/// the dataset's class names) and its charts.
 pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     let kind = dataset_kind(&options.data, options.fashion);
     let (x, y) = load_split(&options.data, kind, Split::Train, options.limit)?;
     let (tx, ty) = load_split(&options.data, kind, Split::Test, options.test_limit)?;
-    let network = mnist_model(options.seed)?;
+    let mut network = mnist_model(options.seed)?;
+    network.set_class_names(kind.class_names().map(String::from).to_vec())?;
     if !options.quiet {
         println!(
             "{} training images, {} test images ({kind:?})",

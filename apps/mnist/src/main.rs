@@ -1,5 +1,5 @@
-//! `mnist`: trains the course CNN on MNIST (or Fashion-MNIST), evaluates it, and reads
-//! digits from image files.
+//! `mnist`: trains the course CNN on MNIST (or Fashion-MNIST), evaluates it, reads
+//! digits from image files, and serves a page to draw them on.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +13,7 @@ use mnist::{
 use strata_data::download::{Downloader, RemoteFiles};
 use strata_data::{data_dir, Split};
 use strata_layers::bench::TimingConfig;
+use strata_serve::{Classifier, Preprocess, Server, ServerConfig};
 
 #[derive(Parser)]
 #[command(
@@ -116,6 +117,19 @@ enum Command {
         /// A mirror to download from (plain http), ending with '/'.
         #[arg(long)]
         base_url: Option<String>,
+    },
+    /// Serve a saved model: a page to draw a digit on at http://HOST:PORT/, and POST /predict.
+    Serve {
+        /// The saved model (any image classifier of [1, 28, 28] images saved by Strata).
+        #[arg(long, default_value = "mnist-output/mnist.safetensors")]
+        model: PathBuf,
+        /// The port (0: any free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on: loopback unless you choose to listen wider
+        /// (`--host 0.0.0.0` serves every network the machine is on).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
     },
     /// Print the course model's summary.
     Summary,
@@ -277,6 +291,22 @@ fn execute(command: Command) -> AppResult<()> {
                     println!("{}", profile(batch, 5, profile_steps)?);
                 }
             }
+        }
+        Command::Serve { model, port, host } => {
+            let classifier = Classifier::load(&model, Preprocess::Digit)?;
+            let address = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let server = Server::bind(&address, classifier, ServerConfig::default())?;
+            println!(
+                "serving {} on http://{}/ (Ctrl-C stops)",
+                model.display(),
+                server.local_addr()?
+            );
+            server.run_until_ctrl_c()?;
+            println!("stopped");
         }
         Command::Summary => println!("{}", mnist_model(0)?.summary()),
     }

@@ -51,6 +51,13 @@ fn a_short_run_on_a_subset_learns_far_above_chance() {
     assert!(accuracy > 0.8, "test accuracy {accuracy} after a short run");
     // The saved model evaluates the same way from disk.
     let model = load_model(&options.model_path).unwrap();
+    let names: Vec<&str> = model
+        .class_names()
+        .unwrap()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, strata_data::MNIST_CLASSES);
     let (x, y) = load_split(&data, IdxDataset::Mnist, Split::Test, Some(1000)).unwrap();
     let evaluation = evaluate(&model, &x, &y).unwrap();
     assert!((evaluation.confusion.accuracy() - accuracy).abs() < 1e-9);

@@ -163,6 +163,7 @@ struct BuiltLayer<T: Element> {
 pub struct Sequential<T: Element> {
     architecture: Architecture,
     layers: Vec<BuiltLayer<T>>,
+    class_names: Option<Vec<String>>,
 }
 
 impl<T: Element> Sequential<T> {
@@ -238,6 +239,7 @@ impl<T: Element> Sequential<T> {
         Ok(Self {
             architecture: architecture.clone(),
             layers,
+            class_names: None,
         })
     }
 
@@ -249,6 +251,32 @@ impl<T: Element> Sequential<T> {
     /// The model's name.
     pub fn name(&self) -> &str {
         &self.architecture.name
+    }
+
+    /// The names of the classes the outputs score, when the model has them (saved and
+    /// loaded with it).
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// Names the classes the outputs score, one per output of a model whose samples give
+    /// a vector (`output_shape() == [names.len()]`); [`Sequential::save`] stores them.
+    ///
+    /// # Errors
+    /// A number of names that differs from the number of outputs.
+    pub fn set_class_names(&mut self, names: Vec<String>) -> Result<()> {
+        if self.output_shape() != [names.len()] {
+            return Err(LayersError::config(
+                "class names",
+                format!(
+                    "{} names for outputs of shape {:?}",
+                    names.len(),
+                    self.output_shape()
+                ),
+            ));
+        }
+        self.class_names = Some(names);
+        Ok(())
     }
 
     /// The shape of one input sample.

@@ -16,6 +16,8 @@ use crate::Sequential;
 /// Metadata keys of our safetensors files.
 const FORMAT: &str = "format";
 const ARCHITECTURE: &str = "architecture";
+/// Optional: the class names as a JSON array of strings.
+const CLASS_NAMES: &str = "class_names";
 const MODEL_FORMAT: &str = "strata-model-v1";
 const CHECKPOINT_FORMAT: &str = "strata-checkpoint-v1";
 const OPTIMIZER_KIND: &str = "optimizer_kind";
@@ -43,8 +45,9 @@ fn metadata_value<'a>(
 }
 
 impl<T: Element> Sequential<T> {
-    /// Saves the architecture (as JSON in the file's metadata) and every parameter and
-    /// buffer (by stable name) to one safetensors file, atomically. The file loads with
+    /// Saves the architecture (as JSON in the file's metadata), the class names when set,
+    /// and every parameter and buffer (by stable name) to one safetensors file, atomically.
+    /// The file loads with
     /// [`Sequential::load`] without any code describing the model, and its tensors with any
     /// safetensors reader.
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -54,10 +57,16 @@ impl<T: Element> Sequential<T> {
     fn metadata(&self, format: &str) -> Result<HashMap<String, String>> {
         let architecture = serde_json::to_string(self.architecture())
             .map_err(|e| LayersError::config("save", format!("architecture to JSON: {e}")))?;
-        Ok(HashMap::from([
+        let mut metadata = HashMap::from([
             (FORMAT.to_string(), format.to_string()),
             (ARCHITECTURE.to_string(), architecture),
-        ]))
+        ]);
+        if let Some(names) = self.class_names() {
+            let json = serde_json::to_string(names)
+                .map_err(|e| LayersError::config("save", format!("class names to JSON: {e}")))?;
+            metadata.insert(CLASS_NAMES.to_string(), json);
+        }
+        Ok(metadata)
     }
 
     /// Loads a model saved by [`Sequential::save`] (or a checkpoint's model); an error names
@@ -108,8 +117,16 @@ impl<T: Element> Sequential<T> {
         // The file's own values bound what its architecture may allocate: an edited kernel
         // size fails here, before any weight is drawn.
         let held = weights.values().map(Tensor::numel).sum();
-        let model = Self::from_architecture_within(&architecture, held)
+        let mut model = Self::from_architecture_within(&architecture, held)
             .map_err(|e| format_error(path, e.to_string()))?;
+        if let Some(json) = metadata.get(CLASS_NAMES) {
+            let names: Vec<String> = serde_json::from_str(json).map_err(|e| {
+                format_error(path, format!("class names JSON (an array of strings): {e}"))
+            })?;
+            model
+                .set_class_names(names)
+                .map_err(|e| format_error(path, e.to_string()))?;
+        }
         model.load_state_dict(weights, &path.display().to_string())?;
         Ok(model)
     }
@@ -171,5 +188,60 @@ impl<T: Element> Model<T> {
             .map_err(|e| format_error(path, e.to_string()))?;
         self.set_epochs_done(epochs);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::DenseConfig;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("strata-class-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn three_classes() -> Sequential<f32> {
+        Sequential::builder(&[4])
+            .add(DenseConfig::new(3))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn class_names_are_saved_and_loaded_with_the_model() {
+        let mut model = three_classes();
+        assert_eq!(model.class_names(), None);
+        let names: Vec<String> = ["cat", "dog", "bird"].map(String::from).to_vec();
+        model.set_class_names(names.clone()).unwrap();
+        let path = scratch("named.safetensors");
+        model.save(&path).unwrap();
+        let loaded = Sequential::<f32>::load(&path).unwrap();
+        assert_eq!(loaded.class_names(), Some(names.as_slice()));
+        // A model without names loads without them.
+        three_classes().save(&path).unwrap();
+        assert_eq!(Sequential::<f32>::load(&path).unwrap().class_names(), None);
+    }
+
+    #[test]
+    fn class_names_must_match_the_outputs() {
+        let mut model = three_classes();
+        let err = model
+            .set_class_names(vec!["a".into(), "b".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("2 names"), "{err}");
+        // A file whose names do not fit, or are not a JSON array of strings, is refused.
+        let path = scratch("bad.safetensors");
+        for bad in [r#"["a","b"]"#, r#"{"a":1}"#] {
+            let mut metadata = model.metadata(MODEL_FORMAT).unwrap();
+            metadata.insert(CLASS_NAMES.into(), bad.into());
+            save_tensors(&path, &model.state_dict(), Some(metadata)).unwrap();
+            let err = Sequential::<f32>::load(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("bad.safetensors") && err.contains("class names"),
+                "{err}"
+            );
+        }
     }
 }
