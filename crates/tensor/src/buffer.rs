@@ -5,14 +5,23 @@
 //! serves such sizes with fresh memory mappings, so every step paid a page fault per 4 KiB
 //! page on first touch (a fifth of the CPU time of a small CNN's training, most of it in the
 //! kernel). Instead, the storage of a dropped tensor of at least [`MIN_BYTES`] goes to a
-//! process-wide cache (at most [`MAX_CACHED_BYTES`] in all, oldest evicted first), and the
-//! kernels take their output buffers from it with [`zeroed`] or [`dirty`].
+//! process-wide cache, and the kernels take their output buffers from it with [`zeroed`] or
+//! [`dirty`].
+//!
+//! Size policy: the large buffers held by live tensors plus the idle ones in the cache never
+//! exceed the most that live tensors have held at once (their high-water mark), nor does the
+//! cache exceed its limit ([`BUFFER_CACHE_DEFAULT_BYTES`], or [`set_buffer_cache_limit`], or the
+//! environment variable `STRATA_BUFFER_CACHE_MB` read once; 0 turns the cache off). Oldest
+//! buffers are evicted first. So the memory the cache adds sits under the peak of what the
+//! program really used: a training loop keeps the buffers of its last step and no more (a
+//! fixed 1 GiB budget let the shapes model's training, 0.46 MB of weights, peak at 1.6 GB).
 //!
 //! Reuse never changes a result: [`zeroed`] buffers are zero-filled, and [`dirty`] ones are
 //! only handed to kernels that write every element before reading it.
 
 use std::any::Any;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// What the cache holds: vectors of plain values (tensor elements, pooling indices).
@@ -23,8 +32,49 @@ impl<T: Copy + Default + Send + Sync + 'static> Plain for T {}
 /// Buffers smaller than this are left to the allocator: 1 MiB.
 pub(crate) const MIN_BYTES: usize = 1 << 20;
 
-/// The most memory the cache keeps: 1 GiB.
-pub(crate) const MAX_CACHED_BYTES: usize = 1 << 30;
+/// The default limit of the cache: 1 GiB.
+pub const BUFFER_CACHE_DEFAULT_BYTES: usize = 1 << 30;
+
+/// The limit set by [`set_buffer_cache_limit`]; `usize::MAX` until set (then the
+/// environment or the default applies).
+static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Bytes of buffers of at least [`MIN_BYTES`] held by live storage, and their high-water
+/// mark.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static LIVE_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the most bytes the buffer cache keeps (0 turns it off and frees what it holds).
+///
+/// ```
+/// strata_tensor::set_buffer_cache_limit(64 << 20);
+/// assert_eq!(strata_tensor::buffer_cache_limit(), 64 << 20);
+/// ```
+pub fn set_buffer_cache_limit(bytes: usize) {
+    LIMIT.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+    let evicted = {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        evict(&mut cache)
+    };
+    drop(evicted);
+}
+
+/// The most bytes the buffer cache keeps: as set by [`set_buffer_cache_limit`], else the
+/// environment variable `STRATA_BUFFER_CACHE_MB` (megabytes, read once), else
+/// [`BUFFER_CACHE_DEFAULT_BYTES`].
+pub fn buffer_cache_limit() -> usize {
+    let set = LIMIT.load(Ordering::Relaxed);
+    if set != usize::MAX {
+        return set;
+    }
+    static FROM_ENV: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *FROM_ENV.get_or_init(|| {
+        std::env::var("STRATA_BUFFER_CACHE_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(BUFFER_CACHE_DEFAULT_BYTES, |mb| mb.saturating_mul(1 << 20))
+    })
+}
 
 /// Idle buffers (each a `Vec<T>` for some element type), oldest first, and their bytes.
 struct Cache {
@@ -64,25 +114,52 @@ fn take<T: Plain>(len: usize) -> Option<Vec<T>> {
     buf.downcast::<Vec<T>>().ok().map(|b| *b)
 }
 
-/// Gives a buffer back for reuse (dropped at once if small or if it is the wrong kind).
+/// Gives a buffer back for reuse (dropped at once if small, if it is the wrong kind or if
+/// the size policy leaves no room for it).
 fn give_back<T: Plain>(buf: Vec<T>) {
     let bytes = bytes_of(&buf);
-    if !(MIN_BYTES..=MAX_CACHED_BYTES).contains(&bytes) {
+    if bytes < MIN_BYTES || bytes > buffer_cache_limit() {
         return;
     }
-    let mut evicted = Vec::new();
-    {
+    let evicted = {
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         cache.idle.push((Box::new(buf), bytes));
         cache.bytes += bytes;
-        while cache.bytes > MAX_CACHED_BYTES {
-            let (old, old_bytes) = cache.idle.remove(0);
-            cache.bytes -= old_bytes;
-            evicted.push(old);
-        }
-    }
+        evict(&mut cache)
+    };
     // The evicted buffers are freed here, outside the lock.
     drop(evicted);
+}
+
+/// Takes the oldest buffers out of the cache until it satisfies the size policy.
+fn evict(cache: &mut Cache) -> Vec<(Box<dyn Any + Send>, usize)> {
+    let room = buffer_cache_limit().min(
+        LIVE_PEAK
+            .load(Ordering::Relaxed)
+            .saturating_sub(LIVE.load(Ordering::Relaxed)),
+    );
+    let mut evicted = Vec::new();
+    while cache.bytes > room && !cache.idle.is_empty() {
+        let (old, old_bytes) = cache.idle.remove(0);
+        cache.bytes -= old_bytes;
+        evicted.push((old, old_bytes));
+    }
+    evicted
+}
+
+/// Counts `bytes` of a large buffer as held by live storage.
+fn track_live(bytes: usize) {
+    if bytes >= MIN_BYTES {
+        let now = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        LIVE_PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+/// Counts `bytes` of a large buffer as no longer held by live storage.
+fn untrack_live(bytes: usize) {
+    if bytes >= MIN_BYTES {
+        LIVE.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 /// A buffer of `len` zeros, reusing a cached one when possible.
@@ -119,12 +196,15 @@ pub(crate) struct Storage<T: Plain>(Vec<T>);
 
 impl<T: Plain> Storage<T> {
     pub(crate) fn new(data: Vec<T>) -> Self {
+        track_live(bytes_of(&data));
         Self(data)
     }
 
     /// The vector, taken out (the storage is left empty).
     pub(crate) fn into_vec(mut self) -> Vec<T> {
-        std::mem::take(&mut self.0)
+        let data = std::mem::take(&mut self.0);
+        untrack_live(bytes_of(&data));
+        data
     }
 }
 
@@ -138,7 +218,9 @@ impl<T: Plain> Deref for Storage<T> {
 
 impl<T: Plain> Drop for Storage<T> {
     fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.0));
+        let data = std::mem::take(&mut self.0);
+        untrack_live(bytes_of(&data));
+        give_back(data);
     }
 }
 
@@ -151,6 +233,24 @@ mod tests {
         assert!(take::<f32>(10).is_none());
         give_back(vec![1.0f64; 10]);
         assert_eq!(zeroed::<f64>(10), vec![0.0; 10]);
+    }
+
+    #[test]
+    fn the_cache_stays_under_the_live_high_water_mark_and_can_be_turned_off() {
+        // An unusual length, so that parallel tests do not take this buffer.
+        let len = (MIN_BYTES / 8) + 54_321;
+        drop(Storage::new(vec![1.0f64; len]));
+        {
+            let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            let peak = LIVE_PEAK.load(Ordering::Relaxed);
+            assert!(cache.bytes <= peak, "{} cached, peak {peak}", cache.bytes);
+        }
+        set_buffer_cache_limit(0);
+        assert_eq!(buffer_cache_limit(), 0);
+        assert!(take::<f64>(len).is_none());
+        drop(Storage::new(vec![1.0f64; len]));
+        assert!(take::<f64>(len).is_none());
+        set_buffer_cache_limit(BUFFER_CACHE_DEFAULT_BYTES);
     }
 
     #[test]

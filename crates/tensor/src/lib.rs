@@ -39,6 +39,7 @@ mod tensor;
 mod testing;
 mod view;
 
+pub use buffer::{buffer_cache_limit, set_buffer_cache_limit, BUFFER_CACHE_DEFAULT_BYTES};
 pub use element::Element;
 pub use error::{Result, TensorError};
 pub use layout::Layout;

@@ -27,8 +27,28 @@ pub const COL_BUFFER_BYTES: usize = 1 << 20;
 /// assert!(576 * rows * 224 * 4 <= COL_BUFFER_BYTES);
 /// ```
 pub fn im2col_tile_rows(col_rows: usize, out_h: usize, out_w: usize, elem_bytes: usize) -> usize {
+    tile_rows(col_rows, out_h, out_w, elem_bytes, 0)
+}
+
+/// The most columns a tile is guaranteed: the GEMM packs the weights (`cout_g × col_rows`)
+/// once per tile, so a tile of few pixels and many output channels spends more time
+/// packing weights than multiplying (VGG-16's 28×28 layers at batch 1 had tiles of 56
+/// pixels and 512 channels: 9.4 MB of weights packed for every 56 columns).
+pub(super) const MIN_TILE_PIXELS: usize = 512;
+
+/// [`im2col_tile_rows`], with tiles of at least `min_pixels` output pixels (whole rows, at
+/// most the image) even where that exceeds [`COL_BUFFER_BYTES`].
+fn tile_rows(
+    col_rows: usize,
+    out_h: usize,
+    out_w: usize,
+    elem_bytes: usize,
+    min_pixels: usize,
+) -> usize {
     let per_row = col_rows.max(1) * out_w.max(1) * elem_bytes.max(1);
-    let max_rows = (COL_BUFFER_BYTES / per_row).clamp(1, out_h.max(1));
+    let max_rows = (COL_BUFFER_BYTES / per_row)
+        .max(min_pixels.div_ceil(out_w.max(1)))
+        .clamp(1, out_h.max(1));
     let tiles = out_h.max(1).div_ceil(max_rows);
     out_h.max(1).div_ceil(tiles)
 }
@@ -120,8 +140,11 @@ pub(super) struct Tiles {
 }
 
 impl Tiles {
+    /// Tiles of at least `min(MIN_TILE_PIXELS, 2·cout_g)` pixels: the weights' packing is
+    /// spread over at least twice as many columns as it has rows.
     pub fn new<T: Element>(g: &Geometry, col_rows: usize) -> Self {
-        let rows = im2col_tile_rows(col_rows, g.oh, g.ow, std::mem::size_of::<T>());
+        let min_pixels = MIN_TILE_PIXELS.min(2 * g.cout_g);
+        let rows = tile_rows(col_rows, g.oh, g.ow, std::mem::size_of::<T>(), min_pixels);
         Self {
             rows,
             count: g.oh.div_ceil(rows),

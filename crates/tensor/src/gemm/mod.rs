@@ -8,6 +8,7 @@
 //! `RAYON_NUM_THREADS`.
 
 pub(crate) mod backend;
+mod gemv;
 
 use rayon::prelude::*;
 
@@ -162,6 +163,10 @@ pub(crate) fn gemm<T: Element>(
         if !accumulate {
             c.fill(T::zero());
         }
+        return Ok(());
+    }
+    if gemv::applies(&a, &b) {
+        gemv::gemv(a, b, c, accumulate);
         return Ok(());
     }
     let (bm, bn) = block_sizes(m, n, k);
