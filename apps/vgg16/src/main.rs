@@ -1,5 +1,5 @@
 //! `vgg16`: top-5 predictions, first-layer filters and feature maps of VGG-16 with imported
-//! weights (PyTorch `.pth` or safetensors; torchvision, timm or Strata names).
+//! weights (PyTorch `.pth`, safetensors or Keras HDF5; torchvision, timm, Keras or Strata names).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

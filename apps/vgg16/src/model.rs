@@ -111,7 +111,7 @@ impl VggConfig {
     }
 }
 
-/// A VGG-16 with the weights of a `.pth` or safetensors file (torchvision, timm or Strata
+/// A VGG-16 with the weights of a `.pth`, safetensors or Keras HDF5 file (torchvision, timm, Keras or Strata
 /// names; the format is detected from the content). The network's sizes come from the
 /// weights, so smaller VGG-16-shaped networks load too.
 pub fn load_vgg16(path: &Path) -> AppResult<Sequential<f32>> {

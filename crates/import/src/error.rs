@@ -26,15 +26,13 @@ pub enum ImportError {
         /// Up to 8 first bytes.
         head: Vec<u8>,
     },
-    /// A format that is recognised but cannot be read yet.
-    #[error("{path}: {format} files are not yet supported: {hint}")]
-    Unsupported {
+    /// An HDF5 file (Keras weights) that the HDF5 reader refused.
+    #[error("{path}: {source}")]
+    Hdf5 {
         /// The file.
         path: PathBuf,
-        /// The format's name.
-        format: &'static str,
-        /// What to do instead.
-        hint: &'static str,
+        /// The HDF5 reader's error (it names the object and offset).
+        source: strata_hdf5::Error,
     },
     /// The container (zip archive, safetensors header) is malformed or truncated.
     #[error("{path}: malformed {container}: {message}")]

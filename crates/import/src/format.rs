@@ -18,7 +18,7 @@ pub enum WeightFormat {
     /// safetensors: an 8-byte little-endian header length, then a JSON header.
     Safetensors,
     /// A Keras HDF5 file (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`): the HDF5
-    /// signature `\x89HDF\r\n\x1a\n`. Recognised, not yet read.
+    /// signature `\x89HDF\r\n\x1a\n`; the legacy Keras 2 layout or Keras 3's `.weights.h5`.
     KerasH5,
 }
 
@@ -61,7 +61,8 @@ impl WeightFormat {
 }
 
 /// Reads every tensor of a weight file as `f32`, whatever its format (detected from its
-/// content): PyTorch `.pth` (zip or legacy) or safetensors.
+/// content): PyTorch `.pth` (zip or legacy), safetensors, or Keras HDF5 (keyed
+/// `layer/variable` in Keras's layouts, see [`crate::read_keras_h5`]).
 ///
 /// ```no_run
 /// let tensors = strata_import::read_weights(std::path::Path::new("vgg16-397923af.pth"))?;
@@ -79,11 +80,7 @@ pub fn read_weights(path: &Path) -> Result<NamedTensors> {
         WeightFormat::TorchZip => read_torch_zip(path),
         WeightFormat::TorchLegacy => read_torch_legacy(&read_all()?, path),
         WeightFormat::Safetensors => crate::safetensors::read_safetensors(&read_all()?, path),
-        WeightFormat::KerasH5 => Err(ImportError::Unsupported {
-            path: path.to_path_buf(),
-            format: "Keras HDF5",
-            hint: "convert the file to safetensors, or use a PyTorch .pth or safetensors file",
-        }),
+        WeightFormat::KerasH5 => crate::keras_h5::read_keras_h5(path),
     }
 }
 
@@ -115,14 +112,14 @@ mod tests {
     }
 
     #[test]
-    fn keras_files_are_recognised_but_refused_clearly() {
+    fn keras_files_go_to_the_hdf5_reader() {
         let dir = std::env::temp_dir().join(format!("strata-import-h5-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("weights.bin");
         std::fs::write(&path, [&HDF5_SIGNATURE[..], &[0u8; 32]].concat()).unwrap();
         let e = read_weights(&path).unwrap_err().to_string();
         assert!(
-            e.contains("Keras HDF5") && e.contains("not yet supported"),
+            e.contains("weights.bin") && !e.contains("unrecognised"),
             "{e}"
         );
         std::fs::write(&path, b"hello world, not weights").unwrap();

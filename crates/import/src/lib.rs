@@ -4,14 +4,15 @@
 //!
 //! - [`read_weights`] detects the format from the file's first bytes ([`WeightFormat`]):
 //!   PyTorch `.pth` (the zip format of `torch.save`, and the legacy format before
-//!   PyTorch 1.6) or safetensors; float32, float16, bfloat16 and float64 become `f32`.
-//!   Keras HDF5 files are recognised and refused with a clear message for now.
+//!   PyTorch 1.6), safetensors, or Keras HDF5 (the legacy Keras 2 `.h5` and Keras 3's
+//!   `.weights.h5`, read in pure Rust by `strata-hdf5`); float32, float16, bfloat16 and
+//!   float64 become `f32`.
 //! - The `.pth` pickle runs on a restricted unpickler ([`pickle`]) that executes nothing: it
 //!   accepts only what `torch.load(weights_only=True)` accepts for a state dict and names the
 //!   opcode or global and its offset when it refuses. Declared sizes are checked against the
 //!   file's size before anything is allocated.
-//! - [`vgg16_to_strata`] renames torchvision's and timm's VGG-16 keys to Strata's;
-//!   [`keras`] converts Keras's kernel layouts.
+//! - [`vgg16_to_strata`] renames torchvision's, timm's and Keras's VGG-16 keys to Strata's
+//!   (converting Keras's kernel layouts with [`keras`]).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -29,6 +30,7 @@ mod convert;
 mod error;
 mod format;
 pub mod keras;
+mod keras_h5;
 pub mod pickle;
 mod safetensors;
 mod torch;
@@ -41,6 +43,7 @@ use strata_tensor::Tensor;
 pub use convert::{bf16_to_f32, f16_to_f32};
 pub use error::{ImportError, Result};
 pub use format::{read_weights, WeightFormat};
+pub use keras_h5::read_keras_h5;
 pub use safetensors::read_safetensors;
 pub use torch::{read_torch_legacy, read_torch_zip};
 pub use vgg::{detect_scheme, vgg16_to_strata, NameScheme, VGG16_CONV_LAYERS, VGG16_DENSE_LAYERS};

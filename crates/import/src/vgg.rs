@@ -14,6 +14,8 @@
 use strata_tensor::Tensor;
 
 use crate::error::{ImportError, Result};
+use crate::keras::{conv_kernel_from_hwio, dense_kernel_from_keras};
+use crate::keras_h5::variable_role;
 use crate::NamedTensors;
 
 /// The 13 convolution layers of VGG-16, in order.
@@ -51,6 +53,9 @@ pub enum NameScheme {
     Timm,
     /// Strata's own names (`block1_conv1.weight`, …).
     Strata,
+    /// Keras's `VGG16` layer names with `layer/variable` keys as [`crate::read_keras_h5`]
+    /// gives them (`block1_conv1/kernel`, HWIO kernels, `[in, out]` dense kernels).
+    Keras,
 }
 
 fn strip(key: &str) -> &str {
@@ -61,11 +66,19 @@ fn strip(key: &str) -> &str {
     k
 }
 
-/// The scheme of a state dict's keys, if it is one of [`NameScheme`] (timm's `pre_logits` or
+/// The scheme of a state dict's keys, if it is one of [`NameScheme`] (Keras's `layer/` keys
+/// are told by their slash; timm's `pre_logits` or
 /// `head.fc` decide over torchvision's `features`, which both use).
 pub fn detect_scheme(tensors: &NamedTensors) -> Option<NameScheme> {
     let has = |p: &str| tensors.keys().any(|key| strip(key).starts_with(p));
-    if has("block1_conv1.") || has("predictions.") {
+    let keras = tensors.keys().any(|key| {
+        key.split_once('/').is_some_and(|(layer, _)| {
+            VGG16_CONV_LAYERS.contains(&layer) || VGG16_DENSE_LAYERS.contains(&layer)
+        })
+    });
+    if keras {
+        Some(NameScheme::Keras)
+    } else if has("block1_conv1.") || has("predictions.") {
         Some(NameScheme::Strata)
     } else if has("pre_logits.") || has("head.fc.") {
         Some(NameScheme::Timm)
@@ -94,9 +107,11 @@ fn strata_layer(scheme: NameScheme, module: &str) -> Option<&'static str> {
     Some(VGG16_DENSE_LAYERS[dense])
 }
 
-/// Renames a torchvision, timm or Strata VGG-16 state dict to Strata's names (the scheme is
-/// detected), reshaping timm's convolutional `pre_logits` kernels to dense weights. A key
-/// that belongs to no VGG-16 parameter is an error naming it and `source`.
+/// Renames a torchvision, timm, Keras or Strata VGG-16 state dict to Strata's names (the
+/// scheme is detected), reshaping timm's convolutional `pre_logits` kernels to dense weights
+/// and converting Keras's layouts (HWIO kernels to OIHW, dense kernels transposed, `fc1`'s
+/// inputs moved from channels-last to channels-first flatten order). A key that belongs to
+/// no VGG-16 parameter is an error naming it and `source`.
 ///
 /// ```
 /// use strata_import::{vgg16_to_strata, NamedTensors};
@@ -113,10 +128,13 @@ pub fn vgg16_to_strata(tensors: NamedTensors, source: &str) -> Result<NamedTenso
     let scheme = detect_scheme(&tensors).ok_or_else(|| ImportError::Mapping {
         source_name: source.to_string(),
         message: format!(
-            "not a VGG-16 state dict of torchvision, timm or Strata (no features., classifier., pre_logits., head.fc. or block1_conv1. key among {} keys)",
+            "not a VGG-16 state dict of torchvision, timm, Keras or Strata (no features., classifier., pre_logits., head.fc., block1_conv1/ or block1_conv1. key among {} keys)",
             tensors.len()
         ),
     })?;
+    if scheme == NameScheme::Keras {
+        return keras_vgg16_to_strata(tensors, source);
+    }
     let mut out = NamedTensors::new();
     for (key, tensor) in tensors {
         let stripped = strip(&key);
@@ -152,6 +170,65 @@ pub fn vgg16_to_strata(tensors: NamedTensors, source: &str) -> Result<NamedTenso
                 source_name: source.to_string(),
                 message: format!("two keys map to {name} (the second is {key})"),
             });
+        }
+    }
+    Ok(out)
+}
+
+/// Keras's VGG-16 (`layer/variable` keys) in Strata's names and layouts.
+fn keras_vgg16_to_strata(tensors: NamedTensors, source: &str) -> Result<NamedTensors> {
+    let mapping = |message: String| ImportError::Mapping {
+        source_name: source.to_string(),
+        message,
+    };
+    // fc1 follows the flatten of block5's [C, s, s] map; C is block5_conv3's filters.
+    let last_conv = tensors
+        .iter()
+        .find(|(k, _)| {
+            k.split_once('/')
+                .is_some_and(|(l, v)| l == "block5_conv3" && variable_role(v) == Some("weight"))
+        })
+        .map(|(_, t)| t.shape().to_vec());
+    let mut out = NamedTensors::new();
+    for (key, tensor) in tensors {
+        let known = key.split_once('/').and_then(|(layer, variable)| {
+            let layer = VGG16_CONV_LAYERS
+                .iter()
+                .chain(&VGG16_DENSE_LAYERS)
+                .find(|&&l| l == layer)?;
+            Some((*layer, variable_role(variable)?))
+        });
+        let Some((layer, param)) = known else {
+            return Err(mapping(format!(
+                "key {key} (shape {:?}) is no VGG-16 parameter in Keras names",
+                tensor.shape()
+            )));
+        };
+        let tensor = match (param, tensor.shape().len()) {
+            ("bias", _) => tensor,
+            (_, 4) => conv_kernel_from_hwio(&tensor, &key)?,
+            _ if layer == "fc1" => {
+                let flattened = match (last_conv.as_deref(), tensor.shape()) {
+                    (Some(&[_, _, _, c]), &[inputs, _]) if c > 0 => {
+                        let side = ((inputs / c) as f64).sqrt().round() as usize;
+                        Some([c, side, side])
+                    }
+                    _ => {
+                        return Err(mapping(format!(
+                            "key {key} (shape {:?}): fc1 needs block5_conv3's kernel [3, 3, in, C] to know the flattened map, found {last_conv:?}",
+                            tensor.shape()
+                        )))
+                    }
+                };
+                dense_kernel_from_keras(&tensor, flattened, &key)?
+            }
+            _ => dense_kernel_from_keras(&tensor, None, &key)?,
+        };
+        let name = format!("{layer}.{param}");
+        if out.insert(name.clone(), tensor).is_some() {
+            return Err(mapping(format!(
+                "two keys map to {name} (the second is {key})"
+            )));
         }
     }
     Ok(out)
@@ -233,6 +310,33 @@ mod tests {
             detect_scheme(&sd(&[("pre_logits.fc1.weight", &[1])])),
             Some(NameScheme::Timm)
         );
+    }
+
+    #[test]
+    fn maps_keras_names_and_layouts() {
+        let out = vgg16_to_strata(
+            sd(&[
+                ("block1_conv1/kernel", &[3, 3, 3, 64]),
+                ("block1_conv1/bias", &[64]),
+                ("block5_conv3/0", &[3, 3, 512, 512]),
+                ("fc1/kernel", &[25088, 4096]),
+                ("predictions/1", &[1000]),
+            ]),
+            "vgg16.h5",
+        )
+        .unwrap();
+        assert_eq!(out["block1_conv1.weight"].shape(), &[64, 3, 3, 3]);
+        assert_eq!(out["block5_conv3.weight"].shape(), &[512, 512, 3, 3]);
+        assert_eq!(out["fc1.weight"].shape(), &[4096, 25088]);
+        assert_eq!(out["predictions.bias"].shape(), &[1000]);
+        let e = vgg16_to_strata(sd(&[("fc1/kernel", &[8, 2])]), "x.h5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("block5_conv3") && e.contains("[8, 2]"), "{e}");
+        let e = vgg16_to_strata(sd(&[("block1_conv1/gamma", &[2])]), "x.h5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("block1_conv1/gamma"), "{e}");
     }
 
     #[test]

@@ -10,21 +10,24 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use strata_layers::bench::{time_calls, TimingConfig};
-use strata_layers::layer::{Activation, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Padding};
+use strata_layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig, Padding,
+};
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
-use strata_layers::train::{Model, TargetData};
+use strata_layers::train::Model;
+use strata_layers::Targets;
 use strata_layers::{ForwardContext, Sequential, SequentialBuilder};
 use strata_tensor::Tensor;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn relu_conv(filters: usize, kernel: usize) -> Conv2d {
-    Conv2d::new(filters, kernel).activation(Activation::Relu)
+fn relu_conv(filters: usize, kernel: usize) -> Conv2dConfig {
+    Conv2dConfig::new(filters, kernel).activation(Activation::Relu)
 }
 
 fn vgg16() -> BenchResult<Sequential<f32>> {
-    let mut builder: SequentialBuilder = Sequential::builder(&[3, 224, 224]).seed(0);
+    let mut builder: SequentialBuilder<f32> = Sequential::builder(&[3, 224, 224]).seed(0);
     for block in [
         &[64, 64][..],
         &[128, 128],
@@ -35,47 +38,47 @@ fn vgg16() -> BenchResult<Sequential<f32>> {
         for &filters in block {
             builder = builder.add(relu_conv(filters, 3).padding(Padding::Same));
         }
-        builder = builder.add(MaxPool2d::new(2));
+        builder = builder.add(MaxPool2dConfig::new(2));
     }
     Ok(builder
-        .add(Flatten::new())
-        .add(Dense::new(4096).activation(Activation::Relu))
-        .add(Dropout::new(0.5))
-        .add(Dense::new(4096).activation(Activation::Relu))
-        .add(Dropout::new(0.5))
-        .add(Dense::new(1000))
-        .build::<f32>()?)
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(4096).activation(Activation::Relu))
+        .add(DropoutConfig::new(0.5))
+        .add(DenseConfig::new(4096).activation(Activation::Relu))
+        .add(DropoutConfig::new(0.5))
+        .add(DenseConfig::new(1000))
+        .build()?)
 }
 
 fn cifar() -> BenchResult<Sequential<f32>> {
-    Ok(Sequential::builder(&[3, 32, 32])
+    Ok(Sequential::<f32>::builder(&[3, 32, 32])
         .seed(0)
         .add(relu_conv(32, 3).padding(Padding::Same))
         .add(relu_conv(32, 3))
-        .add(MaxPool2d::new(2))
-        .add(Dropout::new(0.25))
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.25))
         .add(relu_conv(64, 3).padding(Padding::Same))
         .add(relu_conv(64, 3))
-        .add(MaxPool2d::new(2))
-        .add(Dropout::new(0.25))
-        .add(Flatten::new())
-        .add(Dense::new(512).activation(Activation::Relu))
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10))
-        .build::<f32>()?)
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.25))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(512).activation(Activation::Relu))
+        .add(DropoutConfig::new(0.5))
+        .add(DenseConfig::new(10))
+        .build()?)
 }
 
 fn shapes() -> BenchResult<Sequential<f32>> {
-    Ok(Sequential::builder(&[3, 128, 128])
+    Ok(Sequential::<f32>::builder(&[3, 128, 128])
         .seed(0)
         .add(relu_conv(32, 6))
-        .add(MaxPool2d::new(2))
+        .add(MaxPool2dConfig::new(2))
         .add(relu_conv(32, 6))
-        .add(MaxPool2d::new(2))
-        .add(Dropout::new(0.2))
-        .add(Flatten::new())
-        .add(Dense::new(3))
-        .build::<f32>()?)
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.2))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(3))
+        .build()?)
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
@@ -92,7 +95,7 @@ fn train(name: &str, network: Sequential<f32>, batch: usize, classes: usize) -> 
     shape.extend_from_slice(network.input_shape());
     let x = Tensor::rand_normal(&shape, 0.0, 1.0, &mut rng)?;
     let labels = (0..batch).map(|_| rng.random_range(0..classes)).collect();
-    let y = TargetData::Labels(labels);
+    let y = Targets::Labels(labels);
     let adam = Adam::new(AdamConfig {
         learning_rate: 1e-3,
         ..AdamConfig::default()
@@ -132,7 +135,7 @@ fn infer(name: &str, network: Sequential<f32>, batch: usize) -> BenchResult<()> 
         "RESULT peer=strata wl={name} mode=infer threads={} batch={batch} unit=ms {} \
          peak_rss_mb={:.0}",
         rayon::current_num_threads(),
-        strata_layers::bench::Summary::of(ms),
+        strata_layers::bench::SampleStats::of(ms),
         peak_rss_mb().unwrap_or(f64::NAN)
     );
     Ok(())
@@ -205,7 +208,7 @@ fn main() -> BenchResult<()> {
             let network = vgg16()?;
             let mut rng = StdRng::seed_from_u64(0);
             let x = Tensor::rand_normal(&[batch(1)?, 3, 224, 224], 0.0, 1.0, &mut rng)?;
-            let y = TargetData::Labels(vec![0; batch(1)?]);
+            let y = Targets::Labels(vec![0; batch(1)?]);
             let adam = Adam::new(AdamConfig::default())?;
             let loss = Loss::SparseCategoricalCrossentropy { from_logits: true };
             let mut model = Model::new(network, loss, adam);

@@ -1,0 +1,71 @@
+//! Parity with Keras: logits of the small VGG-16-shaped network of `parity.rs` built with Keras
+//! (channels last, seeded random weights) and saved in both HDF5 layouts (fixtures from
+//! `fixtures/make_keras_fixtures.py`). The final feature map is 2×2, so this also checks that
+//! `fc1`'s rows are moved from Keras's channels-last flatten order to Strata's.
+//!
+//! Tolerance: `|ours − keras| ≤ 1e-4 · max|keras|` for every logit, and the top-5 identical.
+
+use std::path::{Path, PathBuf};
+
+use strata_import::{read_weights, WeightFormat};
+use vgg16::model::load_vgg16;
+use vgg16::predict::{top_k, Preprocess};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn keras_logits(key: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(fixture("vgg_small_keras_logits.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn top5(logits: &[f32]) -> Vec<usize> {
+    top_k(logits, 5, &[]).iter().map(|c| c.index).collect()
+}
+
+fn check(file: &str, key: &str) {
+    let path = fixture(file);
+    assert_eq!(WeightFormat::of_file(&path).unwrap(), WeightFormat::KerasH5);
+    assert_eq!(
+        Preprocess::for_format(WeightFormat::KerasH5),
+        Preprocess::Caffe
+    );
+    let model = load_vgg16(&path).unwrap();
+    let input = read_weights(&fixture("vgg_small_input.safetensors"))
+        .unwrap()
+        .remove("input")
+        .unwrap();
+    let ours = model.predict_batch(&input).unwrap().to_vec();
+    let keras = keras_logits(key);
+    assert_eq!(ours.len(), keras.len(), "{file}");
+    let scale = keras.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(&keras)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{file}: max |ours - keras| = {worst} > 1e-4 × {scale}"
+    );
+    assert_eq!(top5(&ours), top5(&keras), "{file}: top-5 differ");
+}
+
+#[test]
+fn legacy_keras_h5_matches_keras() {
+    check("vgg_small_keras_legacy.h5", "legacy");
+}
+
+#[test]
+fn keras3_weights_h5_matches_keras() {
+    check("vgg_small_keras.weights.h5", "keras3");
+}
