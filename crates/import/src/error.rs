@@ -31,8 +31,8 @@ pub enum ImportError {
     Hdf5 {
         /// The file.
         path: PathBuf,
-        /// The HDF5 reader's error (it names the object and offset).
-        source: strata_hdf5::Error,
+        /// The HDF5 reader's error (it names the object and offset); boxed, as it is large.
+        source: Box<strata_hdf5::Error>,
     },
     /// The container (zip archive, safetensors header) is malformed or truncated.
     #[error("{path}: malformed {container}: {message}")]

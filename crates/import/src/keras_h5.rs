@@ -28,7 +28,7 @@ use crate::NamedTensors;
 pub fn read_keras_h5(path: &Path) -> Result<NamedTensors> {
     let weights = keras::read(path).map_err(|source| ImportError::Hdf5 {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })?;
     let mut out = NamedTensors::new();
     for layer in weights.with_weights() {
