@@ -24,14 +24,6 @@ pub use raw::{csv_text, npy_bytes, write_raw};
 pub use region::{crop, parse_range, region_table};
 pub use stages::{run_stages, stages_sheet, StagesOptions};
 
-/// The data folder: `flag`, else env `STRATA_DATA`, else `../shared/data` relative to the
-/// working directory.
-pub fn data_dir(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("STRATA_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("../shared/data"))
-}
-
 /// Finds an image: the path as given when it exists, else the path inside the data folder
 /// (so `images/grace_hopper.jpg` names the shared portrait).
 ///

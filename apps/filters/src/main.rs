@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use filters::{
-    apply_filter, crop, data_dir, find_image, named_filter, parse_range, read_filter_file,
-    region_table, run_stages, stages_sheet, write_raw, Border, FilterError, StagesOptions,
-    FILTER_NAMES,
+    apply_filter, crop, find_image, named_filter, parse_range, read_filter_file, region_table,
+    run_stages, stages_sheet, write_raw, Border, FilterError, StagesOptions, FILTER_NAMES,
 };
 use strata_data::{load_image, load_image_unscaled, ColorMode};
 use strata_layers::plot::{display_image, save_image_png};
@@ -108,7 +107,7 @@ fn mode(color: bool) -> ColorMode {
 }
 
 fn execute(cli: Cli) -> filters::Result<()> {
-    let data = data_dir(cli.data.as_deref());
+    let data = strata_data::data_dir(cli.data.as_deref());
     match cli.command {
         Command::Apply {
             image,

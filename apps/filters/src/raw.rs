@@ -78,7 +78,10 @@ pub fn write_raw(path: &Path, values: &Tensor<f32>) -> Result<()> {
             ))
         }
     };
-    Ok(strata_data::write_atomic(path, &bytes)?)
+    strata_tensor::fsio::write_bytes_atomic(path, &bytes).map_err(|source| FilterError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -7,15 +7,16 @@ pub mod bench;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use strata_data::{load_all, load_digit, IdxDataset, Split, Subset};
+use strata_data::{
+    load_all, load_digit, Batch, DataLoader, Dataset, IdxDataset, InMemoryDataset, Split, Subset,
+};
 use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
 use strata_layers::loss::Loss;
 use strata_layers::metrics::ConfusionMatrix;
 use strata_layers::optim::{Adam, AdamConfig, ExponentialDecay};
 use strata_layers::plot::{Chart, ImageGrid, Tile};
-use strata_layers::train::{EpochSchedule, FitConfig, History, Model, Validation, Verbosity};
+use strata_layers::train::{batches_from_fn, EpochSchedule, FitConfig, History, Model, Verbosity};
 use strata_layers::Sequential;
-use strata_layers::Targets;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.
@@ -55,6 +56,39 @@ pub fn dataset_kind(dir: &Path, fashion: Option<bool>) -> IdxDataset {
     }
 }
 
+/// No MNIST files where the app looked: says where, and how to get them.
+#[derive(Debug, thiserror::Error)]
+#[error("no {kind:?} {split:?} files in {dir}: pass --data DIR, set STRATA_DATA to a folder holding mnist/, or fetch them with `mnist download --dest DIR`")]
+pub struct NoData {
+    /// The folder looked in.
+    pub dir: PathBuf,
+    /// The dataset.
+    pub kind: IdxDataset,
+    /// The split.
+    pub split: Split,
+    /// What the reader found.
+    #[source]
+    pub source: strata_data::DataError,
+}
+
+/// Opens a split of the folder `dir`; a folder without the files gives [`NoData`].
+pub fn open_split(dir: &Path, kind: IdxDataset, split: Split) -> AppResult<InMemoryDataset> {
+    kind.load(dir, split).map_err(|source| {
+        let missing = matches!(source, strata_data::DataError::Folder { .. });
+        if missing {
+            NoData {
+                dir: dir.to_path_buf(),
+                kind,
+                split,
+                source,
+            }
+            .into()
+        } else {
+            source.into()
+        }
+    })
+}
+
 /// Reads a split as tensors `[N, 1, 28, 28]` in `[0, 1]` and labels, keeping the first
 /// `limit` samples when given.
 pub fn load_split(
@@ -63,11 +97,9 @@ pub fn load_split(
     split: Split,
     limit: Option<usize>,
 ) -> AppResult<(Tensor<f32>, Vec<usize>)> {
-    let dataset = kind.load(dir, split)?;
+    let dataset = open_split(dir, kind, split)?;
     let batch = match limit {
-        Some(n) if n < strata_data::Dataset::len(&dataset) => {
-            load_all(&Subset::new(&dataset, (0..n).collect())?)?
-        }
+        Some(n) if n < dataset.len() => load_all(&Subset::new(&dataset, (0..n).collect())?)?,
         _ => load_all(&dataset)?,
     };
     Ok((batch.images, batch.labels))
@@ -115,15 +147,33 @@ pub struct TrainReport {
 /// the dataset's class names) and its charts.
 pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     let kind = dataset_kind(&options.data, options.fashion);
-    let (x, y) = load_split(&options.data, kind, Split::Train, options.limit)?;
-    let (tx, ty) = load_split(&options.data, kind, Split::Test, options.test_limit)?;
+    let train_set = open_split(&options.data, kind, Split::Train)?;
+    let test_set = open_split(&options.data, kind, Split::Test)?;
+    let first = |dataset: &InMemoryDataset, limit: Option<usize>| {
+        (0..limit.unwrap_or(usize::MAX).min(dataset.len())).collect::<Vec<usize>>()
+    };
+    let train_set = Subset::new(&train_set, first(&train_set, options.limit))?;
+    let test_set = Subset::new(&test_set, first(&test_set, options.test_limit))?;
+    // Batches are read, shuffled and stacked on a second thread while the step trains.
+    let loader = DataLoader::new(&train_set, options.batch_size)?.shuffle(options.seed);
+    let test_loader = DataLoader::new(&test_set, options.batch_size)?;
+    let train_batches = batches_from_fn(Some(loader.num_batches()), |epoch, first| {
+        loader
+            .epoch_from(epoch as u64, first)
+            .map(|b| b.map(Batch::into_parts))
+    });
+    let test_batches = batches_from_fn(Some(test_loader.num_batches()), |_, first| {
+        test_loader
+            .epoch_from(0, first)
+            .map(|b| b.map(Batch::into_parts))
+    });
     let mut network = mnist_model(options.seed)?;
     network.set_class_names(kind.class_names().map(String::from).to_vec())?;
     if !options.quiet {
         println!(
             "{} training images, {} test images ({kind:?})",
-            y.len(),
-            ty.len()
+            train_set.len(),
+            test_set.len()
         );
         println!("{}", network.summary());
     }
@@ -136,7 +186,6 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         epochs: options.epochs,
         batch_size: options.batch_size,
         seed: options.seed,
-        validation: Validation::Data(tx, Targets::Labels(ty)),
         schedule: Some(EpochSchedule(std::sync::Arc::new(ExponentialDecay {
             initial: options.learning_rate,
             decay_steps: 1,
@@ -150,7 +199,7 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         },
         ..FitConfig::default()
     };
-    let history = model.fit(&x, &Targets::Labels(y), &config, &mut [])?;
+    let history = model.fit_batches(&train_batches, Some(&test_batches), &config, &mut [])?;
     model.network().save(&options.model_path)?;
     let stem = options.plot_stem.to_string_lossy();
     let (loss_png, accuracy_png) = (

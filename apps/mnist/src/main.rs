@@ -49,17 +49,20 @@ impl Classes {
     }
 }
 
-fn default_data() -> PathBuf {
-    data_dir().join("mnist")
+/// The MNIST folder: `--data`, else `$STRATA_DATA/mnist`, else `../shared/data/mnist`
+/// relative to the working directory.
+fn mnist_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| data_dir(None).join("mnist"))
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Train the course model and save it with its loss and accuracy charts.
     Train {
-        /// The folder of the four IDX files (raw or .gz). Default: $STRATA_DATA/mnist.
-        #[arg(long, default_value_os_t = default_data())]
-        data: PathBuf,
+        /// The folder of the four IDX files (raw or .gz) [default: $STRATA_DATA/mnist, else
+        /// ../shared/data/mnist relative to the working directory].
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Which dataset the folder holds.
         #[arg(long, value_enum, default_value_t = Classes::Auto)]
         classes: Classes,
@@ -87,9 +90,9 @@ enum Command {
         /// The saved model.
         #[arg(long, default_value = "mnist-output/mnist.safetensors")]
         model: PathBuf,
-        /// The folder of the IDX files.
-        #[arg(long, default_value_os_t = default_data())]
-        data: PathBuf,
+        /// The folder of the IDX files [default: as for `train`].
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Which dataset the folder holds.
         #[arg(long, value_enum, default_value_t = Classes::Auto)]
         classes: Classes,
@@ -111,9 +114,10 @@ enum Command {
     },
     /// Download the four MNIST files (checked against their published MD5 sums).
     Download {
-        /// Where to put them.
+        /// Where to put them [default: the folder `train` reads: $STRATA_DATA/mnist, else
+        /// ../shared/data/mnist].
         #[arg(long)]
-        dest: PathBuf,
+        dest: Option<PathBuf>,
         /// A mirror to download from (plain http), ending with '/'.
         #[arg(long)]
         base_url: Option<String>,
@@ -174,7 +178,7 @@ fn execute(command: Command) -> AppResult<()> {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
             let report = train(&TrainOptions {
-                data,
+                data: mnist_dir(data),
                 fashion: classes.fashion(),
                 limit,
                 test_limit: None,
@@ -201,6 +205,7 @@ fn execute(command: Command) -> AppResult<()> {
             errors,
         } => {
             let network = load_model(&model)?;
+            let data = mnist_dir(data);
             let kind = dataset_kind(&data, classes.fashion());
             let (x, y) = load_split(&data, kind, Split::Test, None)?;
             let evaluation = evaluate(&network, &x, &y)?;
@@ -268,7 +273,7 @@ fn execute(command: Command) -> AppResult<()> {
             if let Some(url) = base_url {
                 files.base_url = url;
             }
-            for path in files.fetch_all(&Downloader::new(), &dest)? {
+            for path in files.fetch_all(&Downloader::new(), &mnist_dir(dest))? {
                 println!("{}", path.display());
             }
         }

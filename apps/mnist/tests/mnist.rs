@@ -8,7 +8,7 @@ use mnist::{evaluate, load_model, load_split, train, TrainOptions};
 use strata_data::{data_dir, IdxDataset, Split};
 
 fn mnist_dir() -> Option<std::path::PathBuf> {
-    let dir = data_dir().join("mnist");
+    let dir = data_dir(None).join("mnist");
     if dir.join("train-labels-idx1-ubyte.gz").exists()
         || dir.join("train-labels-idx1-ubyte").exists()
     {

@@ -18,7 +18,7 @@ use strata_data::data_dir;
 use strata_serve::{Classifier, Preprocess, Server, ServerConfig};
 
 fn mnist_dir() -> Option<PathBuf> {
-    let dir = data_dir().join("mnist");
+    let dir = data_dir(None).join("mnist");
     if dir.join("train-labels-idx1-ubyte.gz").exists()
         || dir.join("train-labels-idx1-ubyte").exists()
     {

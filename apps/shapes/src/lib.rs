@@ -6,9 +6,9 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use strata_data::{
-    load_image, ColorMode, DataLoader, Dataset, ImageFolder, Shapes, SHAPES_CLASSES, SHAPES_SIZE,
+    load_image, train_validation_split, Augment, Batch, ColorMode, DataLoader, Dataset,
+    HorizontalFlip, ImageFolder, RandomShift, Shapes, SHAPES_CLASSES, SHAPES_SIZE,
 };
 use strata_layers::layer::{
     Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig,
@@ -16,9 +16,8 @@ use strata_layers::layer::{
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::plot::Chart;
-use strata_layers::train::{FitConfig, History, Model, Validation, Verbosity};
+use strata_layers::train::{batches_from_fn, BatchSource, FitConfig, History, Model, Verbosity};
 use strata_layers::Sequential;
-use strata_layers::Targets;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.
@@ -42,36 +41,13 @@ pub fn course_model(seed: u64) -> AppResult<Sequential<f32>> {
 /// The loss of the course model: its output is already a softmax.
 pub const LOSS: Loss = Loss::SparseCategoricalCrossentropy { from_logits: false };
 
-/// Reads a dataset into memory with a progress bar (hidden when `quiet`).
-pub fn load_with_progress<D: Dataset>(
-    dataset: &D,
-    what: &str,
-    quiet: bool,
-) -> AppResult<(Tensor<f32>, Vec<usize>)> {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(dataset.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    let mut images = Vec::new();
-    let mut labels = Vec::with_capacity(dataset.len());
-    for batch in DataLoader::new(dataset, 100)?.epoch(0) {
-        let batch = batch?;
-        bar.inc(batch.labels.len() as u64);
-        labels.extend_from_slice(&batch.labels);
-        images.push(batch.images);
-    }
-    bar.finish_and_clear();
-    if images.is_empty() {
-        return Err(format!("{what}: the dataset is empty").into());
-    }
-    Ok((Tensor::concat(&images, 0)?, labels))
+/// The augmentation of `--augment`: shifts of up to 10% of the width and height, then a
+/// horizontal flip with probability ½ (Keras's `ImageDataGenerator(width_shift_range=0.1,
+/// height_shift_range=0.1, horizontal_flip=True)`).
+pub fn course_augmentation() -> AppResult<Augment> {
+    Ok(Augment::new()
+        .then(RandomShift::new(0.1, 0.1)?)
+        .then(HorizontalFlip))
 }
 
 /// Settings of a training run.
@@ -89,8 +65,11 @@ pub struct TrainOptions {
     pub learning_rate: f64,
     /// Seed of the data, the weights, the shuffles and dropout.
     pub seed: u64,
-    /// The fraction held out for validation (the last samples, as Keras).
+    /// The fraction of each class held out for validation (a seeded random choice).
     pub validation_split: f64,
+    /// Augment the training images: random shifts of up to a tenth of the width and
+    /// height, and horizontal flips, drawn afresh every epoch.
+    pub augment: bool,
     /// Where the model is saved.
     pub model_path: PathBuf,
     /// Where the loss chart is written.
@@ -112,25 +91,47 @@ pub struct TrainReport {
 
 /// Trains the course model on generated shapes (or a folder), prints the summary and
 /// progress, saves the model and the loss chart.
+///
+/// Batches come from the data crate's loader, prepared on a second thread while the current
+/// step trains: images are generated (or read from the folder) and augmented on the fly.
+/// The validation set is a seeded, stratified share of every class, so a folder listed class
+/// by class validates on all of them.
 pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
-    let (x, y) = match &options.data {
+    let folder;
+    let shapes;
+    let dataset: &dyn Dataset = match &options.data {
         Some(dir) => {
-            let folder = ImageFolder::new(dir, SHAPES_SIZE, SHAPES_SIZE, ColorMode::Rgb)?;
-            load_with_progress(
-                &folder,
-                &format!("reading {}", dir.display()),
-                options.quiet,
-            )?
+            folder = ImageFolder::new(dir, SHAPES_SIZE, SHAPES_SIZE, ColorMode::Rgb)?;
+            if !options.quiet {
+                println!("{} images in {}", folder.len(), dir.display());
+            }
+            &folder
         }
         None => {
-            let shapes = Shapes::new(options.images, options.seed);
-            load_with_progress(
-                &shapes,
-                &format!("generating {} images", options.images),
-                options.quiet,
-            )?
+            shapes = Shapes::new(options.images, options.seed);
+            &shapes
         }
     };
+    let (train_set, validation_set) =
+        train_validation_split(dataset, options.validation_split, Some(options.seed))?;
+    if train_set.is_empty() {
+        return Err("no training images left after the validation split".into());
+    }
+    let mut loader = DataLoader::new(&train_set, options.batch_size)?.shuffle(options.seed);
+    if options.augment {
+        loader = loader.transform(course_augmentation()?);
+    }
+    let validation_loader = DataLoader::new(&validation_set, options.batch_size)?;
+    let train_batches = batches_from_fn(Some(loader.num_batches()), |epoch, first| {
+        loader
+            .epoch_from(epoch as u64, first)
+            .map(|b| b.map(Batch::into_parts))
+    });
+    let validation_batches = batches_from_fn(Some(validation_loader.num_batches()), |_, first| {
+        validation_loader
+            .epoch_from(0, first)
+            .map(|b| b.map(Batch::into_parts))
+    });
     let network = course_model(options.seed)?;
     if !options.quiet {
         println!("{}", network.summary());
@@ -144,7 +145,6 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         epochs: options.epochs,
         batch_size: options.batch_size,
         seed: options.seed,
-        validation: Validation::Split(options.validation_split),
         verbosity: if options.quiet {
             Verbosity::Silent
         } else {
@@ -152,7 +152,9 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         },
         ..FitConfig::default()
     };
-    let history = model.fit(&x, &Targets::Labels(y), &config, &mut [])?;
+    let validation =
+        (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
+    let history = model.fit_batches(&train_batches, validation, &config, &mut [])?;
     let train_seconds: f64 = history.epochs.iter().map(|e| e.train_seconds).sum();
     let trained: f64 = history
         .epochs

@@ -71,9 +71,12 @@ struct TrainArgs {
     /// Seed of the data, the weights, the shuffles and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// The fraction of samples held out for validation (the last ones, as Keras).
+    /// The fraction of each class held out for validation (a seeded random choice).
     #[arg(long, default_value_t = 0.3)]
     validation_split: f64,
+    /// Augment the training images on the fly: random shifts up to 10% and horizontal flips.
+    #[arg(long)]
+    augment: bool,
     /// Where outputs go: the model (shapes.safetensors) and the chart (loss.png).
     #[arg(long, default_value = "shapes-output")]
     out: PathBuf,
@@ -89,6 +92,7 @@ impl Default for TrainArgs {
             learning_rate: 0.001,
             seed: 42,
             validation_split: 0.3,
+            augment: false,
             out: PathBuf::from("shapes-output"),
         }
     }
@@ -105,6 +109,7 @@ impl TrainArgs {
             learning_rate: self.learning_rate,
             seed: self.seed,
             validation_split: self.validation_split,
+            augment: self.augment,
             model_path: self.out.join("shapes.safetensors"),
             plot_path: self.out.join("loss.png"),
             quiet: false,

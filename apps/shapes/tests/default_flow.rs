@@ -15,6 +15,7 @@ fn the_default_flow_runs_end_to_end_scaled_down() {
         learning_rate: 0.001,
         seed: 7,
         validation_split: 0.3,
+        augment: false,
         model_path: dir.join("shapes.safetensors"),
         plot_path: dir.join("loss.png"),
         quiet: true,
@@ -43,5 +44,44 @@ fn the_default_flow_runs_end_to_end_scaled_down() {
     std::fs::write(dir.join("bad.png"), b"nope").unwrap();
     let err = read_images(&[dir.join("bad.png")]).unwrap_err().to_string();
     assert!(err.contains("bad.png"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_generated_folder_trains_with_augmentation_and_validates_on_every_class() {
+    let dir = std::env::temp_dir().join(format!("shapes-folder-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Shapes::new(30, 3).write_folder(&dir.join("data")).unwrap();
+    let folder = strata_data::ImageFolder::new(
+        &dir.join("data"),
+        strata_data::SHAPES_SIZE,
+        strata_data::SHAPES_SIZE,
+        strata_data::ColorMode::Rgb,
+    )
+    .unwrap();
+    // The folder lists circles, then squares, then triangles; the app's split still holds
+    // out a share of each class (round(10 · 0.3) = 3).
+    let (_, validation) = strata_data::train_validation_split(&folder, 0.3, Some(7)).unwrap();
+    let mut counts = [0usize; 3];
+    for &i in validation.indices() {
+        counts[strata_data::Dataset::label(&folder, i).unwrap()] += 1;
+    }
+    assert_eq!(counts, [3, 3, 3]);
+    let options = TrainOptions {
+        images: 0,
+        data: Some(dir.join("data")),
+        epochs: 1,
+        batch_size: 7,
+        learning_rate: 0.001,
+        seed: 7,
+        validation_split: 0.3,
+        augment: true,
+        model_path: dir.join("shapes.safetensors"),
+        plot_path: dir.join("loss.png"),
+        quiet: true,
+    };
+    let report = shapes::train(&options).unwrap();
+    let epoch = &report.history.epochs[0];
+    assert!(epoch.loss.is_finite() && epoch.val_accuracy.is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -83,11 +83,6 @@ enum Command {
     },
 }
 
-fn data_folder(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("STRATA_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("../shared/data"))
-}
-
 fn preprocess_for(weights: &Path, flag: Option<Preprocess>) -> AppResult<Preprocess> {
     match flag {
         Some(p) => Ok(p),
@@ -107,8 +102,9 @@ fn run(cli: Cli) -> AppResult<()> {
             json,
             timings,
         } => {
-            let labels_path =
-                labels.unwrap_or_else(|| data_folder(data).join("imagenet/synset_words.txt"));
+            let labels_path = labels.unwrap_or_else(|| {
+                strata_data::data_dir(data.as_deref()).join("imagenet/synset_words.txt")
+            });
             let labels = read_labels(&labels_path)?;
             let preprocess = preprocess_for(&weights, preprocess)?;
             let files = image_files(&images)?;

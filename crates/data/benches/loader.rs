@@ -14,7 +14,7 @@ use strata_data::{
 const MNIST_BATCHES: usize = 100;
 
 fn mnist(c: &mut Criterion) {
-    let dir = data_dir().join("mnist");
+    let dir = data_dir(None).join("mnist");
     let train = match IdxDataset::Mnist.load(&dir, Split::Train) {
         Ok(train) => train,
         Err(e) => {

@@ -1,7 +1,7 @@
-//! File helpers: whole-file reads that undo gzip, atomic writes, and the shared data folder.
+//! File helpers: whole-file reads that undo gzip, atomic writes, and the data folder.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
@@ -11,14 +11,23 @@ use crate::error::{DataError, Result};
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// The folder holding shared datasets: `$STRATA_DATA` if set, otherwise `../shared/data`
-/// beside the workspace this crate was built from.
+/// Where [`data_dir`] looks when neither a flag nor `STRATA_DATA` names a folder:
+/// `../shared/data`, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "../shared/data";
+
+/// The folder holding datasets, resolved at run time: `flag` (an app's `--data`) when
+/// given, else the environment variable `STRATA_DATA`, else [`DEFAULT_DATA_DIR`] relative
+/// to the working directory.
 ///
-/// Tests and benchmarks use it to find MNIST without copying it into the project.
-pub fn data_dir() -> PathBuf {
-    match std::env::var_os("STRATA_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+/// ```
+/// use std::path::Path;
+/// assert_eq!(strata_data::data_dir(Some(Path::new("/datasets"))), Path::new("/datasets"));
+/// ```
+pub fn data_dir(flag: Option<&Path>) -> PathBuf {
+    match (flag, std::env::var_os("STRATA_DATA")) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(dir)) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_DATA_DIR),
     }
 }
 
@@ -57,32 +66,11 @@ pub(crate) fn raw_or_gz(dir: &Path, name: &str) -> Result<PathBuf> {
     ))
 }
 
-/// The temporary path used while writing `path`: same folder, hidden, suffixed with the
-/// process id so that concurrent writers do not collide.
-fn temp_path(path: &Path, suffix: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}{suffix}", std::process::id()))
-}
-
-/// Writes `bytes` to `path` atomically: into a temporary file in the same folder, flushed to
-/// disk, then renamed over `path`. A crash never leaves a half-written `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path, ".tmp");
-    let result = (|| {
-        let mut file = fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, "create", e))?;
-        file.write_all(bytes)
-            .map_err(|e| DataError::io(&tmp, "write", e))?;
-        file.sync_all()
-            .map_err(|e| DataError::io(&tmp, "sync", e))?;
-        fs::rename(&tmp, path).map_err(|e| DataError::io(path, "rename into place", e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+/// Writes `bytes` to `path` atomically (see [`strata_tensor::fsio::write_atomic`]), naming
+/// the file in errors.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    strata_tensor::fsio::write_bytes_atomic(path, bytes)
+        .map_err(|e| DataError::io(path, "write", e))
 }
 
 /// Creates `dir` and its parents.
@@ -94,6 +82,7 @@ pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
 pub(crate) mod tests {
     use super::*;
     use flate2::write::GzEncoder;
+    use std::io::Write;
 
     /// A fresh empty folder under the target directory for one test.
     pub(crate) fn scratch(name: &str) -> PathBuf {

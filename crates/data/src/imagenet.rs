@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn preprocesses_a_shared_photo() {
-        let path = data_dir().join("images/chelsea.png");
+        let path = data_dir(None).join("images/chelsea.png");
         if !path.is_file() {
             eprintln!("SKIPPED: {} not found (set STRATA_DATA)", path.display());
             return;

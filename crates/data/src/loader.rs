@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use rand::RngExt;
 use rayon::prelude::*;
 use strata_tensor::Tensor;
 
 use crate::augment::{Sample, Transform};
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
-use crate::rng::derived_rng;
+use strata_tensor::seed::{seeded_rng, shuffle};
 
 /// Stream number (XORed into the seed) of the shuffling generator, apart from the per-sample
 /// augmentation generators.
@@ -22,6 +21,14 @@ pub struct Batch {
     pub images: Tensor<f32>,
     /// The label of each image.
     pub labels: Vec<usize>,
+}
+
+impl Batch {
+    /// The images and labels as a pair, e.g. to hand a batch to a training loop that takes
+    /// `(inputs, labels)`.
+    pub fn into_parts(self) -> (Tensor<f32>, Vec<usize>) {
+        (self.images, self.labels)
+    }
 }
 
 /// Reads a whole dataset into one batch: all images as `[N, C, H, W]` in dataset order, and
@@ -150,10 +157,10 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
         if self.shuffle {
-            let mut rng = derived_rng(self.seed ^ SHUFFLE_SALT, epoch, 0);
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.random_range(0..=i));
-            }
+            shuffle(
+                &mut order,
+                &mut seeded_rng(self.seed ^ SHUFFLE_SALT, &[epoch, 0]),
+            );
         }
         order
     }
@@ -161,11 +168,20 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
     /// The batches of epoch `epoch`. Each item is a batch or the error of the first sample
     /// of that batch (in batch order) that failed to load.
     pub fn epoch(&self, epoch: u64) -> Batches<'_, 'a, D> {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of epoch `epoch` from batch `first_batch` (0-based) on, without reading
+    /// the batches before it: the same batches as the rest of [`DataLoader::epoch`] (to
+    /// resume training mid-epoch).
+    pub fn epoch_from(&self, epoch: u64, first_batch: usize) -> Batches<'_, 'a, D> {
+        let order = self.order(epoch);
+        let next = first_batch.saturating_mul(self.batch_size).min(order.len());
         Batches {
             loader: self,
-            order: self.order(epoch),
+            order,
             epoch,
-            next: 0,
+            next,
             shape: self.sample_shape(),
         }
     }
@@ -187,7 +203,7 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
                     let label = self.dataset.read(index, &mut sample.data)?;
                     t.apply(
                         &mut sample,
-                        &mut derived_rng(self.seed, epoch, index as u64),
+                        &mut seeded_rng(self.seed, &[epoch, index as u64]),
                     );
                     out.copy_from_slice(&sample.data);
                     Ok(label)
@@ -316,6 +332,22 @@ mod tests {
         assert_eq!(one, run(2));
         // The augmentation actually varies between epochs.
         assert_ne!(one[0].0, one[3].0);
+        // Starting an epoch at a batch gives the rest of that epoch's batches.
+        let augment = Augment::new().then(RandomShift::new(0.1, 0.1).unwrap());
+        let loader = DataLoader::new(&shapes, 5)
+            .unwrap()
+            .shuffle(11)
+            .transform(augment);
+        let all: Vec<Vec<f32>> = loader
+            .epoch(1)
+            .map(|b| b.unwrap().images.to_vec())
+            .collect();
+        let rest: Vec<Vec<f32>> = loader
+            .epoch_from(1, 1)
+            .map(|b| b.unwrap().images.to_vec())
+            .collect();
+        assert_eq!(rest, all[1..]);
+        assert_eq!(loader.epoch_from(1, 9).count(), 0);
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl IdxDataset {
     ///
     /// ```no_run
     /// use strata_data::{Dataset, IdxDataset, Split};
-    /// let train = IdxDataset::Mnist.load(&strata_data::data_dir().join("mnist"), Split::Train)?;
+    /// let train = IdxDataset::Mnist.load(&strata_data::data_dir(None).join("mnist"), Split::Train)?;
     /// assert_eq!(train.len(), 60_000);
     /// # Ok::<(), strata_data::DataError>(())
     /// ```
@@ -135,7 +135,7 @@ mod tests {
 
     /// The shared MNIST folder, or `None` (with a message) when it is absent.
     pub(crate) fn shared_mnist() -> Option<std::path::PathBuf> {
-        let dir = data_dir().join("mnist");
+        let dir = data_dir(None).join("mnist");
         if dir.join("train-images-idx3-ubyte.gz").is_file()
             || dir.join("train-images-idx3-ubyte").is_file()
         {

@@ -18,7 +18,7 @@ use crate::dataset::{check_read, index_error, Dataset, InMemoryDataset};
 use crate::error::{DataError, Result};
 use crate::fsio::{create_dir_all, write_atomic};
 use crate::image_folder::interleaved_to_planar;
-use crate::rng::derived_rng;
+use strata_tensor::seed::seeded_rng;
 
 /// Side of a shapes image in pixels.
 pub const SHAPES_SIZE: usize = 128;
@@ -57,7 +57,7 @@ impl Shapes {
 
     /// Draws the class, corners and colour of sample `index`.
     fn spec(&self, index: usize) -> Spec {
-        let mut rng = derived_rng(self.seed, 0, index as u64);
+        let mut rng = seeded_rng(self.seed, &[0, index as u64]);
         let xy1: usize = rng.random_range(10..=40);
         let xy2: usize = rng.random_range(60..=100);
         let colour = [

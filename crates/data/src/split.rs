@@ -1,21 +1,20 @@
-//! Train/validation split by fraction.
+//! Train/validation split of a dataset, by fraction.
 
-use rand::RngExt;
+use strata_tensor::split::{split_indices, SplitMethod};
 
 use crate::dataset::{Dataset, Subset};
-use crate::error::{DataError, Result};
-use crate::rng::derived_rng;
+use crate::error::Result;
 
-/// Splits `dataset` into (training, validation) subsets, the validation set holding
-/// `n - floor(n · (1 - fraction))` samples.
+/// Splits `dataset` into (training, validation) subsets, the validation set holding the
+/// share `fraction` (in `[0, 1]`) of the samples.
 ///
-/// - `seed: None` follows Keras' `Model.fit(validation_split=fraction)`: the validation data
-///   are the **last** samples, in order, taken before any shuffling (Keras computes
-///   `split_at = floor(n · (1 - fraction))`); the training set is the samples before them.
-/// - `seed: Some(s)` first draws a permutation of the samples from `s`, then splits it the
-///   same way, giving a random split that is the same for the same seed. (Keras'
-///   `ImageDataGenerator(validation_split)` instead takes the first fraction of each class
-///   folder; use `None` on a dataset in that order for that.)
+/// - `seed: None` follows Keras's `Model.fit(validation_split=fraction)`: the validation data
+///   are the **last** `n − ⌊n · (1 − fraction)⌋` samples, in order, taken before any
+///   shuffling; the training set is the samples before them.
+/// - `seed: Some(s)` draws a random subset of each class from `s`, `round(count · fraction)`
+///   of a class with `count` samples, so that both sides keep the class proportions (as
+///   scikit-learn's `train_test_split(stratify=y)`), the same for the same seed. Use this for
+///   a folder listed class by class, whose last samples are all of one class.
 ///
 /// ```
 /// use strata_data::{train_validation_split, Dataset, Shapes};
@@ -30,24 +29,21 @@ pub fn train_validation_split<D: Dataset + ?Sized>(
     fraction: f64,
     seed: Option<u64>,
 ) -> Result<(Subset<'_, D>, Subset<'_, D>)> {
-    if !(0.0..=1.0).contains(&fraction) {
-        return Err(DataError::invalid(
-            "train_validation_split",
-            format!("fraction must be in [0, 1], found {fraction}"),
-        ));
-    }
     let n = dataset.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    if let Some(seed) = seed {
-        let mut rng = derived_rng(seed, u64::MAX, 0);
-        for i in (1..n).rev() {
-            order.swap(i, rng.random_range(0..=i));
+    let labels: Vec<usize>;
+    let method = match seed {
+        None => SplitMethod::Tail,
+        Some(seed) => {
+            labels = (0..n).map(|i| dataset.label(i)).collect::<Result<_>>()?;
+            SplitMethod::Stratified {
+                labels: &labels,
+                seed,
+            }
         }
-    }
-    let split_at = ((n as f64) * (1.0 - fraction)).floor() as usize;
-    let validation = order.split_off(split_at.min(n));
+    };
+    let (train, validation) = split_indices(n, fraction, method)?;
     Ok((
-        Subset::new(dataset, order)?,
+        Subset::new(dataset, train)?,
         Subset::new(dataset, validation)?,
     ))
 }
@@ -65,6 +61,12 @@ mod tests {
         assert_eq!(t.indices(), &[0, 1, 2, 3]);
         assert_eq!(v.indices(), &[4, 5, 6]);
         let (t1, v1) = train_validation_split(&d, 0.3, Some(9)).unwrap();
+        // Seven shapes cycle circle, square, triangle: classes of 3, 2 and 2 samples keep
+        // round(0.9), round(0.6), round(0.6) = 1 each for validation.
+        let labels: Vec<usize> = v1.indices().iter().map(|&i| d.label(i).unwrap()).collect();
+        let mut sorted = labels.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 2]);
         let (t2, v2) = train_validation_split(&d, 0.3, Some(9)).unwrap();
         assert_eq!((t1.indices(), v1.indices()), (t2.indices(), v2.indices()));
         let mut all: Vec<usize> = t1.indices().iter().chain(v1.indices()).copied().collect();

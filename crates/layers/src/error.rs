@@ -41,6 +41,37 @@ pub enum LayersError {
         /// The loss value.
         value: f64,
     },
+    /// Building or running one layer failed; names the layer and keeps the cause.
+    #[error("layer {layer}: {source}")]
+    Layer {
+        /// The layer's name (`conv2d_1`, …).
+        layer: String,
+        /// What went wrong in it.
+        #[source]
+        source: Box<LayersError>,
+    },
+    /// A batch source (a loader, or an iterator of batches) failed while training or
+    /// evaluating; keeps the source's own error.
+    #[error("batch {step} of epoch {epoch}: {source}")]
+    BatchSource {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch within the epoch (1-based).
+        step: usize,
+        /// The source's error, e.g. a `strata_data::DataError`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Training produced a gradient that is NaN or infinite.
+    #[error("the gradient of {parameter} became non-finite at epoch {epoch}, step {step}: lower the learning rate or check the data")]
+    NonFiniteGradient {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The step within the epoch (1-based).
+        step: usize,
+        /// The first parameter (in the network's order) with a non-finite gradient.
+        parameter: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -60,6 +91,14 @@ pub enum LayersError {
 }
 
 impl LayersError {
+    /// Wraps `self` as the failure of layer `layer`.
+    pub fn in_layer(self, layer: impl Into<String>) -> Self {
+        Self::Layer {
+            layer: layer.into(),
+            source: Box::new(self),
+        }
+    }
+
     /// An [`LayersError::InvalidConfig`] naming `what` was wrong.
     pub fn config(what: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidConfig {

@@ -223,11 +223,11 @@ impl<T: Element> Sequential<T> {
             let module = layer
                 .config
                 .build::<T>(&mut ctx)
-                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+                .map_err(|e| e.in_layer(&layer.name))?;
             budget = ctx.element_budget;
             let output_shape = module
                 .output_shape(&shape)
-                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+                .map_err(|e| e.in_layer(&layer.name))?;
             layers.push(BuiltLayer {
                 name: layer.name.clone(),
                 config: layer.config.clone(),
@@ -324,7 +324,7 @@ impl<T: Element> Sequential<T> {
             x = layer
                 .module
                 .forward(&x, ctx)
-                .map_err(|e| LayersError::config(format!("layer {}", layer.name), e.to_string()))?;
+                .map_err(|e| e.in_layer(&layer.name))?;
             observe(&layer.name, &x, started.elapsed());
         }
         Ok(x)

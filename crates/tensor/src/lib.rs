@@ -23,6 +23,7 @@ pub mod conv;
 mod element;
 mod elementwise;
 mod error;
+pub mod fsio;
 mod gemm;
 mod index;
 pub mod layout;
@@ -32,7 +33,9 @@ pub mod pool;
 mod random;
 mod reduce;
 mod scratch;
+pub mod seed;
 pub mod shape;
+pub mod split;
 pub mod strided_index;
 mod tensor;
 #[cfg(test)]

@@ -1,7 +1,6 @@
-//! Files: atomic writes and named tensors in the safetensors format.
+//! Files: named tensors in the safetensors format, written atomically with
+//! [`strata_tensor::fsio::write_atomic`].
 
-mod atomic;
 mod tensors;
 
-pub use atomic::write_atomic;
 pub use tensors::{load_tensors, save_tensors, NamedTensors};

@@ -7,7 +7,8 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors};
 use strata_tensor::{Element, Tensor};
 
-use super::write_atomic;
+use strata_tensor::fsio::write_bytes_atomic;
+
 use crate::error::{IoContext, LayersError, Result};
 
 /// Tensors by name, in name order.
@@ -57,7 +58,7 @@ pub fn save_tensors<T: Element>(
         path: path.to_path_buf(),
         message: format!("cannot serialise tensors: {e}"),
     })?;
-    write_atomic(path, |w| w.write_all(&buffer).at(path))
+    write_bytes_atomic(path, &buffer).at(path)
 }
 
 /// The safetensors bytes of `tensors`: an 8-byte little-endian header length, the JSON

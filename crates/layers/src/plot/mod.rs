@@ -24,7 +24,7 @@ use std::sync::Once;
 use plotters::style::{register_font, FontStyle};
 
 use crate::error::{IoContext, LayersError, Result};
-use crate::io::write_atomic;
+use strata_tensor::fsio::write_bytes_atomic;
 
 /// The bundled font.
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -60,8 +60,9 @@ fn save_png_bytes(
     height: u32,
     color: PngColor,
 ) -> Result<()> {
-    write_atomic(path, |w| {
-        let mut encoder = png::Encoder::new(&mut *w, width, height);
+    let mut encoded = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut encoded, width, height);
         encoder.set_color(match color {
             PngColor::Grey => png::ColorType::Grayscale,
             PngColor::Rgb => png::ColorType::Rgb,
@@ -74,6 +75,6 @@ fn save_png_bytes(
         let mut writer = encoder.write_header().map_err(png_error)?;
         writer.write_image_data(pixels).map_err(png_error)?;
         writer.finish().map_err(png_error)?;
-        w.flush().at(path)
-    })
+    }
+    write_bytes_atomic(path, &encoded).at(path)
 }

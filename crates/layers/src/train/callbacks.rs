@@ -1,10 +1,10 @@
-//! Callbacks: hooks run after every epoch (early stopping, keep-best checkpoints, your own).
+//! Callbacks: hooks run after every step and epoch (early stopping, checkpoints, your own).
 
 use std::path::PathBuf;
 
 use strata_tensor::Element;
 
-use super::{EpochStats, Model};
+use super::{EpochStats, Model, StepPosition};
 use crate::error::{LayersError, Result};
 use crate::io::NamedTensors;
 
@@ -17,8 +17,14 @@ pub enum Control {
     Stop,
 }
 
-/// Something run at the end of every epoch and of training.
+/// Something run at the end of every step, every epoch and of training.
 pub trait Callback<T: Element> {
+    /// Runs after each training step (`position` is the step just trained, 0-based); return
+    /// [`Control::Stop`] to end training there, mid-epoch. Default: nothing.
+    fn on_step_end(&mut self, _position: StepPosition, _model: &Model<T>) -> Result<Control> {
+        Ok(Control::Continue)
+    }
+
     /// Runs after an epoch; return [`Control::Stop`] to end training.
     fn on_epoch_end(&mut self, stats: &EpochStats, model: &Model<T>) -> Result<Control>;
 
@@ -140,8 +146,9 @@ impl<T: Element> Callback<T> for EarlyStopping<T> {
     }
 }
 
-/// Saves a checkpoint (weights, optimiser state and epoch) after each epoch, or only when
-/// the monitored figure improves (Keras's `ModelCheckpoint(save_best_only=True)`).
+/// Saves a checkpoint (weights, optimiser state, epoch and step) after each epoch, or only
+/// when the monitored figure improves (Keras's `ModelCheckpoint(save_best_only=True)`), and
+/// optionally every few steps within an epoch (Keras's `save_freq=N`).
 #[derive(Debug, Clone)]
 pub struct ModelCheckpoint {
     /// Where to write (atomically).
@@ -150,6 +157,9 @@ pub struct ModelCheckpoint {
     pub monitor: Monitor,
     /// Save only improvements. Default true.
     pub save_best_only: bool,
+    /// Also save after every this many steps of an epoch (the checkpoint records the step,
+    /// so that training resumes mid-epoch). Default none.
+    pub every_steps: Option<usize>,
     best: Option<f64>,
 }
 
@@ -160,6 +170,7 @@ impl ModelCheckpoint {
             path: path.into(),
             monitor,
             save_best_only: true,
+            every_steps: None,
             best: None,
         }
     }
@@ -170,12 +181,30 @@ impl ModelCheckpoint {
             path: path.into(),
             monitor: Monitor::Loss,
             save_best_only: false,
+            every_steps: None,
             best: None,
         }
     }
 }
 
+impl ModelCheckpoint {
+    /// Also saves after every `steps` steps within an epoch (0: never).
+    pub fn every_steps(mut self, steps: usize) -> Self {
+        self.every_steps = (steps > 0).then_some(steps);
+        self
+    }
+}
+
 impl<T: Element> Callback<T> for ModelCheckpoint {
+    fn on_step_end(&mut self, position: StepPosition, model: &Model<T>) -> Result<Control> {
+        if let Some(every) = self.every_steps {
+            if (position.step + 1).is_multiple_of(every) {
+                model.save_checkpoint(&self.path)?;
+            }
+        }
+        Ok(Control::Continue)
+    }
+
     fn on_epoch_end(&mut self, stats: &EpochStats, model: &Model<T>) -> Result<Control> {
         if self.save_best_only {
             let value = self.monitor.value(stats)?;

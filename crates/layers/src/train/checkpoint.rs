@@ -23,6 +23,8 @@ const CHECKPOINT_FORMAT: &str = "strata-checkpoint-v1";
 const OPTIMIZER_KIND: &str = "optimizer_kind";
 const OPTIMIZER_STEP: &str = "optimizer_step";
 const EPOCHS_DONE: &str = "epochs_done";
+/// Optional (0 when absent): batches trained of the epoch after `epochs_done`.
+const STEPS_DONE: &str = "steps_done";
 /// Optimiser buffers are stored under this prefix beside the weights.
 const OPTIMIZER_PREFIX: &str = "optimizer/";
 
@@ -145,11 +147,13 @@ impl<T: Element> Model<T> {
         metadata.insert(OPTIMIZER_KIND.into(), state.kind);
         metadata.insert(OPTIMIZER_STEP.into(), state.step.to_string());
         metadata.insert(EPOCHS_DONE.into(), self.epochs_done().to_string());
+        metadata.insert(STEPS_DONE.into(), self.steps_done().to_string());
         save_tensors(path, &tensors, Some(metadata))
     }
 
-    /// Restores weights, optimiser state and epoch count from a checkpoint of this model;
-    /// continue with `fit` and `initial_epoch` set to [`Model::epochs_done`].
+    /// Restores weights, optimiser state and position (epochs and steps done) from a
+    /// checkpoint of this model; continue with `fit` and
+    /// [`FitConfig::resume_from`](super::FitConfig::resume_from).
     pub fn load_checkpoint(&mut self, path: &Path) -> Result<()> {
         let (tensors, metadata) = load_tensors::<T>(path)?;
         if metadata_value(path, &metadata, FORMAT)? != CHECKPOINT_FORMAT {
@@ -181,12 +185,16 @@ impl<T: Element> Model<T> {
             buffers,
         };
         let epochs = parse(EPOCHS_DONE)? as usize;
+        let steps = match metadata.get(STEPS_DONE) {
+            Some(_) => parse(STEPS_DONE)? as usize,
+            None => 0,
+        };
         self.network()
             .load_state_dict(weights, &path.display().to_string())?;
         self.optimizer_mut()
             .load_state(state)
             .map_err(|e| format_error(path, e.to_string()))?;
-        self.set_epochs_done(epochs);
+        self.set_position(epochs, steps);
         Ok(())
     }
 }
