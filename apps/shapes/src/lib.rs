@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use strata_data::{
-    load_image, train_validation_split, Augment, Batch, ColorMode, DataLoader, Dataset,
+    load_all, load_image, train_validation_split, Augment, Batch, ColorMode, DataLoader, Dataset,
     HorizontalFlip, ImageFolder, RandomShift, Shapes, SHAPES_CLASSES, SHAPES_SIZE,
 };
 use strata_layers::layer::{
@@ -16,8 +16,11 @@ use strata_layers::layer::{
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::plot::Chart;
-use strata_layers::train::{batches_from_fn, BatchSource, FitConfig, History, Model, Verbosity};
+use strata_layers::train::{
+    batches_from_fn, BatchSource, FitConfig, History, Model, Validation, Verbosity,
+};
 use strata_layers::Sequential;
+use strata_layers::Targets;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.
@@ -70,6 +73,9 @@ pub struct TrainOptions {
     /// Augment the training images: random shifts of up to a tenth of the width and
     /// height, and horizontal flips, drawn afresh every epoch.
     pub augment: bool,
+    /// Read every training image into one tensor first and train on it (Keras's
+    /// `fit(x, y)`), instead of preparing batches while training.
+    pub in_memory: bool,
     /// Where the model is saved.
     pub model_path: PathBuf,
     /// Where the loss chart is written.
@@ -117,6 +123,12 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     if train_set.is_empty() {
         return Err("no training images left after the validation split".into());
     }
+    if options.in_memory && options.augment {
+        return Err(
+            "--augment draws new images every epoch: it cannot train from --in-memory tensors"
+                .into(),
+        );
+    }
     let mut loader = DataLoader::new(&train_set, options.batch_size)?.shuffle(options.seed);
     if options.augment {
         loader = loader.transform(course_augmentation()?);
@@ -152,9 +164,30 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         },
         ..FitConfig::default()
     };
-    let validation =
-        (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
-    let history = model.fit_batches(&train_batches, validation, &config, &mut [])?;
+    let history = if options.in_memory {
+        // Keras's fit(x, y): every image in one tensor first, then the same training loop.
+        let train = load_all(&train_set)?;
+        let config = FitConfig {
+            validation: match validation_set.is_empty() {
+                true => Validation::None,
+                false => {
+                    let val = load_all(&validation_set)?;
+                    Validation::Data(val.images, Targets::Labels(val.labels))
+                }
+            },
+            ..config
+        };
+        model.fit(
+            &train.images,
+            &Targets::Labels(train.labels),
+            &config,
+            &mut [],
+        )?
+    } else {
+        let validation =
+            (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
+        model.fit_batches(&train_batches, validation, &config, &mut [])?
+    };
     let train_seconds: f64 = history.epochs.iter().map(|e| e.train_seconds).sum();
     let trained: f64 = history
         .epochs

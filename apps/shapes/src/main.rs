@@ -77,6 +77,10 @@ struct TrainArgs {
     /// Augment the training images on the fly: random shifts up to 10% and horizontal flips.
     #[arg(long)]
     augment: bool,
+    /// Read all training images into memory first and train on that tensor (as Keras's
+    /// fit(x, y)) instead of preparing batches on a second thread while training.
+    #[arg(long, conflicts_with = "augment")]
+    in_memory: bool,
     /// Where outputs go: the model (shapes.safetensors) and the chart (loss.png).
     #[arg(long, default_value = "shapes-output")]
     out: PathBuf,
@@ -93,6 +97,7 @@ impl Default for TrainArgs {
             seed: 42,
             validation_split: 0.3,
             augment: false,
+            in_memory: false,
             out: PathBuf::from("shapes-output"),
         }
     }
@@ -110,6 +115,7 @@ impl TrainArgs {
             seed: self.seed,
             validation_split: self.validation_split,
             augment: self.augment,
+            in_memory: self.in_memory,
             model_path: self.out.join("shapes.safetensors"),
             plot_path: self.out.join("loss.png"),
             quiet: false,
