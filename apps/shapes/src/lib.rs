@@ -17,7 +17,8 @@ use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::plot::Chart;
 use strata_layers::train::{
-    batches_from_fn, BatchSource, FitConfig, History, Model, Validation, Verbosity,
+    batches_from_fn, BatchSource, Callback, FitConfig, History, Model, ModelCheckpoint, Validation,
+    Verbosity,
 };
 use strata_layers::Sequential;
 use strata_layers::Targets;
@@ -76,6 +77,13 @@ pub struct TrainOptions {
     /// Read every training image into one tensor first and train on it (Keras's
     /// `fit(x, y)`), instead of preparing batches while training.
     pub in_memory: bool,
+    /// Where to keep a checkpoint (weights, optimiser state, epoch and step), written
+    /// atomically after every epoch; none: no checkpoints.
+    pub checkpoint: Option<PathBuf>,
+    /// Also write the checkpoint after every this many steps (0: after epochs only).
+    pub checkpoint_every_steps: usize,
+    /// Continue from the checkpoint when there is one (bitwise the run that was stopped).
+    pub resume: bool,
     /// Where the model is saved.
     pub model_path: PathBuf,
     /// Where the loss chart is written.
@@ -153,6 +161,26 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         ..AdamConfig::default()
     })?;
     let mut model = Model::new(network, LOSS, adam);
+    let mut callbacks: Vec<ModelCheckpoint> = Vec::new();
+    if let Some(path) = &options.checkpoint {
+        if options.resume && path.exists() {
+            model.load_checkpoint(path)?;
+            if !options.quiet {
+                println!(
+                    "resuming from {}: {} epochs and {} steps done",
+                    path.display(),
+                    model.epochs_done(),
+                    model.steps_done()
+                );
+            }
+        }
+        callbacks
+            .push(ModelCheckpoint::every_epoch(path).every_steps(options.checkpoint_every_steps));
+    }
+    let mut callbacks: Vec<&mut dyn Callback<f32>> = callbacks
+        .iter_mut()
+        .map(|c| c as &mut dyn Callback<f32>)
+        .collect();
     let config = FitConfig {
         epochs: options.epochs,
         batch_size: options.batch_size,
@@ -163,7 +191,8 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
             Verbosity::ProgressBar
         },
         ..FitConfig::default()
-    };
+    }
+    .resume_from(&model);
     let history = if options.in_memory {
         // Keras's fit(x, y): every image in one tensor first, then the same training loop.
         let train = load_all(&train_set)?;
@@ -181,12 +210,12 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
             &train.images,
             &Targets::Labels(train.labels),
             &config,
-            &mut [],
+            &mut callbacks,
         )?
     } else {
         let validation =
             (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
-        model.fit_batches(&train_batches, validation, &config, &mut [])?
+        model.fit_batches(&train_batches, validation, &config, &mut callbacks)?
     };
     let train_seconds: f64 = history.epochs.iter().map(|e| e.train_seconds).sum();
     let trained: f64 = history
@@ -195,7 +224,9 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         .map(|e| e.samples_per_second * e.train_seconds)
         .sum();
     model.network().save(&options.model_path)?;
-    Chart::loss(&history).save_png(&options.plot_path, 800, 500)?;
+    if !history.epochs.is_empty() {
+        Chart::loss(&history).save_png(&options.plot_path, 800, 500)?;
+    }
     if !options.quiet {
         println!("model saved to {}", options.model_path.display());
         println!("loss chart written to {}", options.plot_path.display());

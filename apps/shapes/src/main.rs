@@ -81,7 +81,15 @@ struct TrainArgs {
     /// fit(x, y)) instead of preparing batches on a second thread while training.
     #[arg(long, conflicts_with = "augment")]
     in_memory: bool,
-    /// Where outputs go: the model (shapes.safetensors) and the chart (loss.png).
+    /// Also write the checkpoint (<out>/checkpoint.safetensors, always written after each
+    /// epoch) after every N steps.
+    #[arg(long, default_value_t = 0)]
+    checkpoint_every_steps: usize,
+    /// Continue from <out>/checkpoint.safetensors when it exists.
+    #[arg(long)]
+    resume: bool,
+    /// Where outputs go: the model (shapes.safetensors), the chart (loss.png) and the
+    /// checkpoint (checkpoint.safetensors).
     #[arg(long, default_value = "shapes-output")]
     out: PathBuf,
 }
@@ -98,6 +106,8 @@ impl Default for TrainArgs {
             validation_split: 0.3,
             augment: false,
             in_memory: false,
+            checkpoint_every_steps: 0,
+            resume: false,
             out: PathBuf::from("shapes-output"),
         }
     }
@@ -116,6 +126,9 @@ impl TrainArgs {
             validation_split: self.validation_split,
             augment: self.augment,
             in_memory: self.in_memory,
+            checkpoint: Some(self.out.join("checkpoint.safetensors")),
+            checkpoint_every_steps: self.checkpoint_every_steps,
+            resume: self.resume,
             model_path: self.out.join("shapes.safetensors"),
             plot_path: self.out.join("loss.png"),
             quiet: false,

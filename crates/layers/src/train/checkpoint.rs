@@ -6,6 +6,7 @@ use std::path::Path;
 
 use strata_tensor::{Element, Tensor};
 
+use super::model::Tally;
 use super::Model;
 use crate::error::{LayersError, Result};
 use crate::io::{load_tensors, save_tensors, NamedTensors};
@@ -25,6 +26,9 @@ const OPTIMIZER_STEP: &str = "optimizer_step";
 const EPOCHS_DONE: &str = "epochs_done";
 /// Optional (0 when absent): batches trained of the epoch after `epochs_done`.
 const STEPS_DONE: &str = "steps_done";
+/// Optional: the running figures of that epoch, `loss_sum correct counted has_accuracy`, so
+/// that a run resumed mid-epoch reports the epoch as an uninterrupted run does.
+const EPOCH_TALLY: &str = "epoch_tally";
 /// Optimiser buffers are stored under this prefix beside the weights.
 const OPTIMIZER_PREFIX: &str = "optimizer/";
 
@@ -148,6 +152,14 @@ impl<T: Element> Model<T> {
         metadata.insert(OPTIMIZER_STEP.into(), state.step.to_string());
         metadata.insert(EPOCHS_DONE.into(), self.epochs_done().to_string());
         metadata.insert(STEPS_DONE.into(), self.steps_done().to_string());
+        let t = self.tally();
+        metadata.insert(
+            EPOCH_TALLY.into(),
+            format!(
+                "{} {} {} {}",
+                t.loss_sum, t.correct, t.counted, !t.no_accuracy
+            ),
+        );
         save_tensors(path, &tensors, Some(metadata))
     }
 
@@ -194,9 +206,31 @@ impl<T: Element> Model<T> {
         self.optimizer_mut()
             .load_state(state)
             .map_err(|e| format_error(path, e.to_string()))?;
+        let tally = match metadata.get(EPOCH_TALLY) {
+            None => Tally::default(),
+            Some(text) => parse_tally(text).ok_or_else(|| {
+                format_error(
+                    path,
+                    format!("metadata {EPOCH_TALLY:?}: cannot read {text:?}"),
+                )
+            })?,
+        };
         self.set_position(epochs, steps);
+        self.set_tally(tally);
         Ok(())
     }
+}
+
+/// Reads `loss_sum correct counted has_accuracy`.
+fn parse_tally(text: &str) -> Option<Tally> {
+    let mut words = text.split(' ');
+    let tally = Tally {
+        loss_sum: words.next()?.parse().ok()?,
+        correct: words.next()?.parse().ok()?,
+        counted: words.next()?.parse().ok()?,
+        no_accuracy: !words.next()?.parse::<bool>().ok()?,
+    };
+    words.next().is_none().then_some(tally)
 }
 
 #[cfg(test)]

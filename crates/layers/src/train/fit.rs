@@ -13,6 +13,7 @@ use strata_tensor::{Element, Tensor};
 
 use super::callbacks::{Callback, Control};
 use super::history::{EpochStats, Evaluation, History};
+use super::model::Tally;
 use super::progress::{EpochProgress, Verbosity};
 use super::source::{BatchError, BatchSource, EpochBatches, TensorBatches, TrainingBatch};
 use super::{Model, DROPOUT};
@@ -112,48 +113,6 @@ pub struct StepPosition {
     pub epoch: usize,
     /// The step within the epoch.
     pub step: usize,
-}
-
-/// Running loss and accuracy over the batches of an epoch or an evaluation.
-#[derive(Default)]
-struct Tally {
-    loss_sum: f64,
-    correct: usize,
-    counted: usize,
-    no_accuracy: bool,
-}
-
-impl Tally {
-    fn add<T: Element>(
-        &mut self,
-        loss: f64,
-        output: &Tensor<T>,
-        targets: &Targets<T>,
-    ) -> Result<()> {
-        let n = targets.len();
-        self.loss_sum += loss * n as f64;
-        self.counted += n;
-        match targets.class_labels()? {
-            Some(labels) if output.rank() == 2 => {
-                self.correct += output
-                    .argmax(1)?
-                    .iter()
-                    .zip(&labels)
-                    .filter(|(p, l)| p == l)
-                    .count();
-            }
-            _ => self.no_accuracy = true,
-        }
-        Ok(())
-    }
-
-    fn loss(&self) -> f64 {
-        self.loss_sum / self.counted.max(1) as f64
-    }
-
-    fn accuracy(&self) -> Option<f64> {
-        (!self.no_accuracy).then(|| self.correct as f64 / self.counted.max(1) as f64)
-    }
 }
 
 /// A batch source's error as the error of `fit`: our own errors pass through whole, others
@@ -321,7 +280,11 @@ impl<T: Element> Model<T> {
             }
             let progress = EpochProgress::start(config.verbosity, epoch, config.epochs, steps);
             let started = Instant::now();
-            let mut tally = Tally::default();
+            // Resumed mid-epoch: the running figures go on from the checkpoint's.
+            let mut tally = match first_step > 0 && self.position() == (epoch, first_step) {
+                true => self.tally(),
+                false => Tally::default(),
+            };
             let mut step = first_step;
             let mut stop = false;
             let batches = train.epoch(epoch, first_step)?;
@@ -340,6 +303,7 @@ impl<T: Element> Model<T> {
                 tally.add(loss, &output, &y)?;
                 step += 1;
                 self.set_position(epoch, step);
+                self.set_tally(tally);
                 progress.step(step - first_step, tally.loss(), tally.accuracy());
                 for callback in callbacks.iter_mut() {
                     if callback.on_step_end(position, self)? == Control::Stop {
@@ -379,6 +343,7 @@ impl<T: Element> Model<T> {
             progress.finish(&stats);
             history.epochs.push(stats);
             self.set_position(epoch + 1, 0);
+            self.set_tally(Tally::default());
             for callback in callbacks.iter_mut() {
                 if callback.on_epoch_end(&stats, self)? == Control::Stop {
                     stop = true;

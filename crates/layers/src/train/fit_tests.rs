@@ -117,30 +117,50 @@ fn resuming_mid_epoch_gives_the_weights_of_an_uninterrupted_run() {
     let (x, y) = data();
     let source = augmenting(&x, &y);
     let mut whole = model();
-    whole
+    let whole_history = whole
         .fit_batches(&source, None, &config(3), &mut [])
         .unwrap();
 
-    let path =
-        std::env::temp_dir().join(format!("strata-resume-{}.safetensors", std::process::id()));
-    let mut first = model();
-    let mut checkpoint = ModelCheckpoint::every_epoch(&path).every_steps(1);
-    let mut stop = StopAfter(StepPosition { epoch: 1, step: 1 });
-    first
-        .fit_batches(&source, None, &config(3), &mut [&mut checkpoint, &mut stop])
-        .unwrap();
-    assert_eq!((first.epochs_done(), first.steps_done()), (1, 2));
+    // Stopped inside an epoch, after an epoch's last step (before its end), and early.
+    for stop_at in [(1, 1), (1, 3), (0, 0)] {
+        let path = std::env::temp_dir().join(format!(
+            "strata-resume-{}-{}-{}.safetensors",
+            std::process::id(),
+            stop_at.0,
+            stop_at.1
+        ));
+        let mut first = model();
+        let mut checkpoint = ModelCheckpoint::every_epoch(&path).every_steps(1);
+        let mut stop = StopAfter(StepPosition {
+            epoch: stop_at.0,
+            step: stop_at.1,
+        });
+        first
+            .fit_batches(&source, None, &config(3), &mut [&mut checkpoint, &mut stop])
+            .unwrap();
+        assert_eq!(
+            (first.epochs_done(), first.steps_done()),
+            (stop_at.0, stop_at.1 + 1)
+        );
 
-    let mut resumed = model();
-    resumed.load_checkpoint(&path).unwrap();
-    assert_eq!((resumed.epochs_done(), resumed.steps_done()), (1, 2));
-    let history = resumed
-        .fit_batches(&source, None, &config(3).resume_from(&resumed), &mut [])
-        .unwrap();
-    assert_eq!(history.epochs.len(), 2);
-    assert_eq!(weights(&resumed), weights(&whole));
-    assert_ne!(weights(&first), weights(&whole));
-    std::fs::remove_file(&path).unwrap();
+        let mut resumed = model();
+        resumed.load_checkpoint(&path).unwrap();
+        assert_eq!(
+            (resumed.epochs_done(), resumed.steps_done()),
+            (stop_at.0, stop_at.1 + 1)
+        );
+        let history = resumed
+            .fit_batches(&source, None, &config(3).resume_from(&resumed), &mut [])
+            .unwrap();
+        assert_eq!(weights(&resumed), weights(&whole), "stopped at {stop_at:?}");
+        assert_ne!(weights(&first), weights(&whole));
+        // The resumed epoch reports the figures of the uninterrupted one.
+        assert_eq!(history.epochs.len(), 3 - stop_at.0);
+        let (resumed_epoch, whole_epoch) = (&history.epochs[0], &whole_history.epochs[stop_at.0]);
+        assert_eq!(resumed_epoch.loss, whole_epoch.loss);
+        assert_eq!(resumed_epoch.accuracy, whole_epoch.accuracy);
+        std::fs::remove_file(&path).unwrap();
+    }
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub struct Model<T: Element> {
     optimizer: Box<dyn Optimizer<T>>,
     epochs_done: usize,
     steps_done: usize,
+    tally: Tally,
 }
 
 impl<T: Element> Model<T> {
@@ -29,6 +30,7 @@ impl<T: Element> Model<T> {
             optimizer: Box::new(optimizer),
             epochs_done: 0,
             steps_done: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -61,6 +63,20 @@ impl<T: Element> Model<T> {
     /// stopped, or a checkpoint was saved, mid-epoch).
     pub fn steps_done(&self) -> usize {
         self.steps_done
+    }
+
+    /// (epochs done, steps done).
+    pub(crate) fn position(&self) -> (usize, usize) {
+        (self.epochs_done, self.steps_done)
+    }
+
+    /// The running figures of the epoch in progress.
+    pub(crate) fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    pub(crate) fn set_tally(&mut self, tally: Tally) {
+        self.tally = tally;
     }
 
     /// Records where training is: `epochs` complete and `steps` batches into the next.
@@ -199,4 +215,46 @@ pub(crate) fn predict_probabilities<T: Element>(
         return Ok(Tensor::zeros(&shape));
     }
     Ok(Tensor::concat(&outputs, 0)?)
+}
+
+/// Running loss and accuracy over the batches of an epoch or an evaluation.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Tally {
+    pub(crate) loss_sum: f64,
+    pub(crate) correct: usize,
+    pub(crate) counted: usize,
+    pub(crate) no_accuracy: bool,
+}
+
+impl Tally {
+    pub(crate) fn add<T: Element>(
+        &mut self,
+        loss: f64,
+        output: &Tensor<T>,
+        targets: &Targets<T>,
+    ) -> Result<()> {
+        let n = targets.len();
+        self.loss_sum += loss * n as f64;
+        self.counted += n;
+        match targets.class_labels()? {
+            Some(labels) if output.rank() == 2 => {
+                self.correct += output
+                    .argmax(1)?
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(p, l)| p == l)
+                    .count();
+            }
+            _ => self.no_accuracy = true,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn loss(&self) -> f64 {
+        self.loss_sum / self.counted.max(1) as f64
+    }
+
+    pub(crate) fn accuracy(&self) -> Option<f64> {
+        (!self.no_accuracy).then(|| self.correct as f64 / self.counted.max(1) as f64)
+    }
 }
