@@ -52,7 +52,7 @@ pub use cifar::{Cifar100, CifarReader};
 pub use dataset::{Dataset, InMemoryDataset, Subset};
 pub use digit::{load_digit, prepare_digit};
 pub use error::{DataError, Result};
-pub use fsio::{data_dir, read_maybe_gz, write_atomic};
+pub use fsio::{data_dir, read_maybe_gz, read_maybe_gz_within, write_atomic, MAX_INFLATED_BYTES};
 pub use image_folder::{load_image, load_image_unscaled, ColorMode, ImageFolder, IMAGE_EXTENSIONS};
 pub use loader::{load_all, Batch, Batches, DataLoader};
 pub use mnist::{IdxDataset, Split, FASHION_MNIST_CLASSES, MNIST_CLASSES};
