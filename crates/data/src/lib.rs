@@ -33,6 +33,7 @@
 mod augment;
 pub mod cifar;
 mod dataset;
+pub mod decode;
 mod digit;
 pub mod download;
 mod error;
