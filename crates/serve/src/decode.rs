@@ -42,7 +42,10 @@ pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, InputError> {
         .map_err(|e| InputError::NotAnImage(e.to_string()))?;
     unlimited.no_limits();
     if unlimited.format().is_some() {
-        if let Ok((width, height)) = unlimited.into_dimensions() {
+        // Reading the header is guarded as decoding is: a panic there is no answer.
+        let dimensions =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unlimited.into_dimensions()));
+        if let Ok(Ok((width, height))) = dimensions {
             if width > MAX_SIDE || height > MAX_SIDE {
                 return Err(InputError::ImageTooLarge {
                     width,
