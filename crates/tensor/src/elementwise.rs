@@ -248,8 +248,8 @@ scalar_ops! {
 
 impl<T: Element> Tensor<T> {
     /// Limits every element to `[min, max]`; an error if `min > max`. A NaN element stays
-    /// NaN (as `torch.clamp` and IEEE `minNum`/`maxNum`-free clamping do), so that a
-    /// divergence is not hidden behind the lower bound.
+    /// NaN, as in `torch.clamp`, so that a divergence is not hidden behind the lower bound
+    /// (`f64::max` would return the bound).
     pub fn clamp(&self, min: T, max: T) -> Result<Self> {
         if min > max || min.is_nan() || max.is_nan() {
             return Err(crate::TensorError::invalid(
