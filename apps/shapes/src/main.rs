@@ -66,7 +66,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 30, value_parser = at_least_one)]
     batch_size: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, value_parser = learning_rate)]
     learning_rate: f64,
     /// Seed of the data, the weights, the shuffles and dropout.
     #[arg(long, default_value_t = 42)]
@@ -143,6 +143,20 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a learning rate: a finite number above 0 (numbers far from 1 are echoed in
+/// scientific notation, not as hundreds of digits).
+fn learning_rate(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|e| format!("{e}"))?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(format!(
+            "must be a finite number greater than 0 (such as 0.001), found {}",
+            strata_layers::optim::readable_number(value)
+        ))
     }
 }
 

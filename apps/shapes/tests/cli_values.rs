@@ -23,3 +23,22 @@ fn zero_counts_are_refused_with_the_flag_named() {
         );
     }
 }
+
+#[test]
+fn a_learning_rate_that_cannot_work_is_refused_readably() {
+    for value in ["0", "-1e300", "1e999", "nan"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shapes"))
+            .args(["train", &format!("--learning-rate={value}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains("--learning-rate")
+                && stderr.contains("must be a finite number greater than 0"),
+            "{value}: {stderr}"
+        );
+        // No number is printed digit by digit.
+        assert!(!stderr.contains("0000000000"), "{value}: {stderr}");
+    }
+}

@@ -179,8 +179,8 @@ fn run(cli: Cli) -> AppResult<()> {
         } => {
             let preprocess = preprocess_for(&weights, preprocess)?;
             let model = load_vgg16(&weights)?;
-            let picture = image::open(&image)
-                .map_err(|e| AppError::Message(format!("{}: {e}", image.display())))?;
+            let picture = strata_data::decode::decode_image_file(&image)
+                .map_err(|e| AppError::Message(e.to_string()))?;
             let size = model.input_shape().get(1).copied().unwrap_or(224);
             let input = preprocess.apply(&picture, size)?;
             let (_, maps) = model.predict_with_activations(&input, &[layer.as_str()])?;

@@ -143,8 +143,9 @@ pub fn predict_file(
     k: usize,
     labels: &[String],
 ) -> AppResult<Prediction> {
-    let image =
-        image::open(file).map_err(|e| AppError::Message(format!("{}: {e}", file.display())))?;
+    // Bounded and panic-guarded: a corrupt file is an error naming it, not a crash.
+    let image = strata_data::decode::decode_image_file(file)
+        .map_err(|e| AppError::Message(e.to_string()))?;
     let size = model.input_shape().get(1).copied().unwrap_or(224);
     let input = preprocess.apply(&image, size)?;
     let logits = model.predict_batch(&input)?.to_vec();

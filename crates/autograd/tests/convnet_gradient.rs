@@ -46,6 +46,42 @@ fn shapes() -> Vec<Vec<usize>> {
     ]
 }
 
+/// Whether every pre-activation of the first convolution is at least `margin` from zero and
+/// every 2×2 pooling window of its relu has a maximum at least `margin` above the runner-up
+/// (or is all zero, where the gradient is zero on both sides).
+fn clear_of_kinks(inputs: &[Tensor<f64>], margin: f64) -> Result<bool> {
+    let v: Vec<Var<f64>> = inputs.iter().cloned().map(Var::constant).collect();
+    let conv1 = Conv2dOptions {
+        padding: Padding2d::uniform(1),
+        ..Conv2dOptions::default()
+    };
+    let pre = v[0].conv2d(&v[1], Some(&v[2]), &conv1)?.value();
+    if pre.to_vec().iter().any(|x| x.abs() < margin) {
+        return Ok(false);
+    }
+    let shape = pre.shape().to_vec();
+    let (h, w) = (shape[2], shape[3]);
+    let values = pre.to_vec();
+    for plane in values.chunks_exact(h * w) {
+        for y in (0..h - 1).step_by(2) {
+            for x in (0..w - 1).step_by(2) {
+                let mut window = [
+                    plane[y * w + x],
+                    plane[y * w + x + 1],
+                    plane[(y + 1) * w + x],
+                    plane[(y + 1) * w + x + 1],
+                ]
+                .map(|p| p.max(0.0));
+                window.sort_by(|a, b| b.total_cmp(a));
+                if window[0] > 0.0 && window[0] - window[1] < margin {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
 
@@ -54,8 +90,9 @@ proptest! {
         inputs in shapes().into_iter().map(tensor).collect::<Vec<_>>(),
         labels in prop::collection::vec(0..3usize, 2),
     ) {
-        // relu and max pool have kinks; inputs within eps of one are rare enough at this
-        // size, and a failure would name the element.
+        // Central differences are meaningless at relu's kink and at a max-pool tie: keep
+        // only cases whose first-layer values are clear of both (rejecting, not hoping).
+        prop_assume!(clear_of_kinks(&inputs, 1e-3)?);
         let report = check_gradients(
             |v| network(v, &labels), &inputs, 1e-6, Tolerance::new(1e-6, 1e-4))?;
         prop_assert!(report.passed(), "{}", report);

@@ -22,6 +22,11 @@ use crate::mnist::Split;
 pub const CIFAR_IMAGE_BYTES: usize = 3 * 32 * 32;
 const CIFAR10_FOLDER: &str = "cifar-10-batches-bin";
 const CIFAR100_FOLDER: &str = "cifar-100-binary";
+/// The most records a file may hold under [`CifarReader::any_count`]: the whole of a
+/// CIFAR training set, so that no file is read past what any CIFAR file could need.
+const MAX_RECORDS: usize = 60_000;
+/// The longest class-name file read (CIFAR-100's 100 names take under 1 KiB).
+const MAX_NAMES_BYTES: usize = 64 << 10;
 
 /// Reads CIFAR-10 and CIFAR-100.
 ///
@@ -71,8 +76,10 @@ impl CifarReader {
             Split::Train => (1..=5).map(|i| format!("data_batch_{i}.bin")).collect(),
             Split::Test => vec!["test_batch.bin".to_string()],
         };
-        let mut wanted: Vec<&str> = batches.iter().map(String::as_str).collect();
-        wanted.push("batches.meta.txt");
+        let batch_bytes = self.max_bytes(10_000, 1);
+        let mut wanted: Vec<(&str, usize)> =
+            batches.iter().map(|b| (b.as_str(), batch_bytes)).collect();
+        wanted.push(("batches.meta.txt", MAX_NAMES_BYTES));
         let mut files = read_files(source, CIFAR10_FOLDER, &wanted)?;
         let (meta_path, meta) = files
             .remove("batches.meta.txt")
@@ -97,7 +104,11 @@ impl CifarReader {
             Split::Train => ("train.bin", 50_000),
             Split::Test => ("test.bin", 10_000),
         };
-        let wanted = [file, "fine_label_names.txt", "coarse_label_names.txt"];
+        let wanted = [
+            (file, self.max_bytes(count, 2)),
+            ("fine_label_names.txt", MAX_NAMES_BYTES),
+            ("coarse_label_names.txt", MAX_NAMES_BYTES),
+        ];
         let mut files = read_files(source, CIFAR100_FOLDER, &wanted)?;
         let mut take = |name: &str| files.remove(name).ok_or_else(|| missing(source));
         let (fine_path, fine_names) = take("fine_label_names.txt")?;
@@ -115,27 +126,61 @@ impl CifarReader {
     }
 }
 
+impl CifarReader {
+    /// The longest a records file may be: exactly `standard` records by default, at most
+    /// [`MAX_RECORDS`] under [`CifarReader::any_count`].
+    fn max_bytes(&self, standard: usize, label_bytes: usize) -> usize {
+        let records = if self.standard_counts {
+            standard
+        } else {
+            MAX_RECORDS
+        };
+        records * (label_bytes + CIFAR_IMAGE_BYTES)
+    }
+}
+
 fn missing(source: &Path) -> DataError {
     DataError::folder(source, "a CIFAR file vanished while reading")
 }
 
-/// Reads the files `names` of a CIFAR dataset from a folder, its `folder` subfolder, or a
-/// `.tar.gz` holding them (under any folder). Returns name -> (path for messages, bytes).
+/// The error for a file longer than the `max` bytes it may have.
+fn too_long(path: &Path, size: u64, max: usize) -> DataError {
+    DataError::format(
+        path,
+        format!("{size} bytes, more than the {max} a file of this dataset can have"),
+    )
+}
+
+/// Reads the files `names` (each with the most bytes it may have) of a CIFAR dataset from a
+/// folder, its `folder` subfolder, or a `.tar.gz` holding them (under any folder). A file
+/// longer than its bound is an error, found from its size before it is read (and, in an
+/// archive, checked again while reading, since a tar header's size is untrusted). Returns
+/// name -> (path for messages, bytes).
 fn read_files(
     source: &Path,
     folder: &str,
-    names: &[&str],
+    names: &[(&str, usize)],
 ) -> Result<HashMap<String, (PathBuf, Vec<u8>)>> {
     let mut found = HashMap::new();
+    let bound = |name: &str| names.iter().find(|(n, _)| *n == name).map(|&(_, max)| max);
     if source.is_dir() {
-        let dir = if source.join(names[0]).is_file() {
+        let dir = if source.join(names[0].0).is_file() {
             source.to_path_buf()
         } else {
             source.join(folder)
         };
-        for &name in names {
+        for &(name, max) in names {
             let path = dir.join(name);
+            let size = std::fs::metadata(&path)
+                .map_err(|e| DataError::io(&path, "read", e))?
+                .len();
+            if size > max as u64 {
+                return Err(too_long(&path, size, max));
+            }
             let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, "read", e))?;
+            if bytes.len() > max {
+                return Err(too_long(&path, bytes.len() as u64, max));
+            }
             found.insert(name.to_string(), (path, bytes));
         }
         return Ok(found);
@@ -154,14 +199,27 @@ fn read_files(
         else {
             continue;
         };
-        if names.contains(&name.as_str()) && !found.contains_key(&name) {
-            // The header's size is untrusted: cap the reservation, let the read grow it.
-            let mut bytes = Vec::with_capacity(entry.size().min(1 << 28) as usize);
-            entry.read_to_end(&mut bytes).map_err(corrupt)?;
-            found.insert(name, (source.join(&entry_path), bytes));
+        let Some(max) = bound(&name) else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(name) {
+            let path = source.join(&entry_path);
+            if entry.size() > max as u64 {
+                return Err(too_long(&path, entry.size(), max));
+            }
+            // The header's size is untrusted: read at most one byte past the bound.
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            (&mut entry)
+                .take(max as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(corrupt)?;
+            if bytes.len() > max {
+                return Err(too_long(&path, bytes.len() as u64, max));
+            }
+            slot.insert((path, bytes));
         }
     }
-    if let Some(absent) = names.iter().find(|n| !found.contains_key(**n)) {
+    if let Some((absent, _)) = names.iter().find(|(n, _)| !found.contains_key(*n)) {
         return Err(DataError::format(
             source,
             format!("the archive has no {absent} (expected under {folder}/)"),
@@ -383,6 +441,63 @@ mod tests {
         assert!(e.contains("broken.tar.gz"), "{e}");
     }
 
+    /// A `.tar.gz` whose one entry `name` claims `size` bytes and holds `data`.
+    fn archive_with_entry(out: &Path, name: &str, size: u64, data: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(format!("{CIFAR10_FOLDER}/{name}")).unwrap();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(data);
+        bytes.resize(bytes.len().next_multiple_of(512) + 1024, 0);
+        write_atomic(out, &gzip(&bytes)).unwrap();
+    }
+
+    #[test]
+    fn archive_entries_are_bounded_by_the_records_expected() {
+        let root = scratch("cifar10-huge-entry");
+        let archive = root.join("cifar-10-binary.tar.gz");
+        // A header claiming 1 TiB fails from the header, before any reservation or read.
+        archive_with_entry(&archive, "test_batch.bin", 1 << 40, &[0; 100]);
+        for reader in [CifarReader::new(), CifarReader::new().any_count()] {
+            let e = reader
+                .cifar10(&archive, Split::Test)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("test_batch.bin") && e.contains("1099511627776 bytes, more than the"),
+                "{e}"
+            );
+        }
+        // The standard reader takes no byte more than 10,000 records.
+        let e = CifarReader::new()
+            .cifar10(&archive, Split::Test)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than the 30730000"), "{e}");
+        // A class-name file is small.
+        archive_with_entry(&archive, "batches.meta.txt", 100_000, &vec![b'a'; 100_000]);
+        let e = CifarReader::new()
+            .any_count()
+            .cifar10(&archive, Split::Test)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("batches.meta.txt") && e.contains("100000 bytes, more than the 65536"),
+            "{e}"
+        );
+        // The same bound holds for an extracted folder.
+        let dir = write_cifar10(&root, 1);
+        write_atomic(&dir.join("batches.meta.txt"), &vec![b'a'; 70_000]).unwrap();
+        let e = CifarReader::new()
+            .any_count()
+            .cifar10(&dir, Split::Test)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("70000 bytes, more than the 65536"), "{e}");
+    }
+
     #[test]
     fn cifar100_fine_and_coarse() {
         let root = scratch("cifar100");
@@ -424,7 +539,9 @@ mod tests {
         }
 
         #[test]
-        fn round_trip_and_corruption(n in 1usize..4, seed in 0usize..1000, cut in 1usize..3074, bad in 10usize..256) {
+        // `cut` stays below one 3073-byte record: cutting exactly one record off a file of
+        // two or more leaves a valid file.
+        fn round_trip_and_corruption(n in 1usize..4, seed in 0usize..1000, cut in 1usize..3073, bad in 10usize..256) {
             let pixels: Vec<u8> = (0..n).flat_map(|i| image(seed + i)).collect();
             let labels: Vec<usize> = (0..n).map(|i| (seed + i) % 10).collect();
             let bytes = encode_cifar(&pixels, &[&labels]).unwrap();

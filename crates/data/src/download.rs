@@ -5,6 +5,12 @@
 //! renames it to its final name; a crash or a broken connection leaves at most the `.part`
 //! file, which the next call resumes. Redirects (301, 302, 303, 307, 308) are followed.
 //!
+//! Each connect and each read waits at most [`Downloader::timeout`]; the whole call, retries
+//! included, ends by [`Downloader::deadline`] (a server sending one byte every few seconds
+//! cannot keep it going). A broken connection, a timeout or a server error (5xx) is retried
+//! up to [`Downloader::retries`] times, waiting [`Downloader::backoff`], doubled after each
+//! try, in between; each retry resumes the partial file with a `Range` request.
+//!
 //! The default build has no TLS (a TLS stack would pull in C code): URLs must be `http://`;
 //! an `https://` URL or redirect is an error saying so. Point the URLs at an HTTP mirror, or
 //! download by other means and read the files with the dataset readers.
@@ -12,7 +18,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -78,7 +84,40 @@ impl Checksum {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloader {
     timeout: Duration,
+    deadline: Duration,
+    retries: usize,
+    backoff: Duration,
     max_redirects: usize,
+}
+
+/// The longest wait between two tries, however many tries came before.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Why one try failed, and whether another may do better.
+struct Failure {
+    error: DataError,
+    retry: bool,
+}
+
+impl Failure {
+    /// A failure that a retry cannot mend (a bad URL, a 404, a full disk).
+    fn fatal(error: DataError) -> Self {
+        Self {
+            error,
+            retry: false,
+        }
+    }
+
+    /// A failure of the connection (broken, timed out) or a server error: worth a retry.
+    fn transient(error: DataError) -> Self {
+        Self { error, retry: true }
+    }
+}
+
+impl From<DataError> for Failure {
+    fn from(error: DataError) -> Self {
+        Self::fatal(error)
+    }
 }
 
 impl Default for Downloader {
@@ -88,17 +127,39 @@ impl Default for Downloader {
 }
 
 impl Downloader {
-    /// A downloader with a 30 s connect/read timeout and up to 5 redirects.
+    /// A downloader with a 30 s connect/read timeout, a 1-hour overall deadline per file,
+    /// 3 retries starting 1 s apart, and up to 5 redirects.
     pub fn new() -> Self {
         Self {
             timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(3600),
+            retries: 3,
+            backoff: Duration::from_secs(1),
             max_redirects: 5,
         }
     }
 
-    /// Sets the connect and read timeout.
+    /// Sets the connect and read timeout (the longest wait for any one read).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the overall deadline of one [`Downloader::fetch`], retries and waits included.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets how many times a broken or timed-out download is tried again (0: never).
+    pub fn retries(mut self, retries: usize) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the wait before the first retry; it doubles after each one (at most 60 s).
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
         self
     }
 
@@ -112,7 +173,23 @@ impl Downloader {
             return Ok(());
         }
         let part = part_path(dest);
-        self.fetch_part(url, &part)?;
+        let deadline = Instant::now() + self.deadline;
+        let mut wait = self.backoff;
+        let mut tries = 0;
+        loop {
+            match self.fetch_part(url, &part, deadline) {
+                Ok(()) => break,
+                Err(failure) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if !failure.retry || tries >= self.retries || left <= wait {
+                        return Err(failure.error);
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                    tries += 1;
+                }
+            }
+        }
         if !checksum.matches(&part)? {
             let found = checksum.digest_file(&part)?;
             let _ = fs::remove_file(&part);
@@ -126,12 +203,29 @@ impl Downloader {
         fs::rename(&part, dest).map_err(|e| DataError::io(dest, "rename into place", e))
     }
 
-    /// Brings `part` up to the whole body of `url`.
-    fn fetch_part(&self, url: &str, part: &Path) -> Result<()> {
+    /// Brings `part` up to the whole body of `url`, by `deadline`.
+    fn fetch_part(
+        &self,
+        url: &str,
+        part: &Path,
+        deadline: Instant,
+    ) -> std::result::Result<(), Failure> {
         let mut url = url.to_string();
         for _ in 0..=self.max_redirects {
             let start = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
-            let mut response = get(&url, start, self.timeout)?;
+            // Whether the request failed on the connection (worth a retry) or on what it
+            // asked for (a bad URL: not).
+            let mut response =
+                get(&url, start, self.timeout, deadline, self.deadline).map_err(|e| match &e {
+                    DataError::Download { message, .. }
+                        if message.contains("timed out")
+                            || message.starts_with("connection")
+                            || message.starts_with("cannot connect") =>
+                    {
+                        Failure::transient(e)
+                    }
+                    _ => Failure::fatal(e),
+                })?;
             let fail = |message: String| DataError::Download {
                 url: url.clone(),
                 message,
@@ -147,9 +241,9 @@ impl Downloader {
                         .next()
                         .and_then(|s| s.parse::<u64>().ok());
                     if first != Some(start) {
-                        return Err(fail(format!(
+                        return Err(Failure::fatal(fail(format!(
                             "asked for bytes from {start}, the server sent Content-Range {range:?}"
-                        )));
+                        ))));
                     }
                     true
                 }
@@ -157,12 +251,18 @@ impl Downloader {
                 416 if start > 0 => return Ok(()),
                 301 | 302 | 303 | 307 | 308 => {
                     let location = response.header("Location").ok_or_else(|| {
-                        fail(format!("redirect {} without Location", response.status))
+                        Failure::fatal(fail(format!(
+                            "redirect {} without Location",
+                            response.status
+                        )))
                     })?;
                     url = HttpUrl::parse(&url)?.join(location);
                     continue;
                 }
-                status => return Err(fail(format!("HTTP status {status}"))),
+                status if status >= 500 => {
+                    return Err(Failure::transient(fail(format!("HTTP status {status}"))))
+                }
+                status => return Err(Failure::fatal(fail(format!("HTTP status {status}")))),
             };
             let mut file = if append {
                 OpenOptions::new().append(true).open(part)
@@ -178,10 +278,15 @@ impl Downloader {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         let _ = file.sync_all();
-                        return Err(fail(format!(
-                            "connection broken after {received} bytes ({e}); {} is kept for resuming",
+                        let message = if e.kind() == std::io::ErrorKind::TimedOut {
+                            format!("{e}, after {received} bytes")
+                        } else {
+                            format!("connection broken after {received} bytes ({e})")
+                        };
+                        return Err(Failure::transient(fail(format!(
+                            "{message}; {} is kept for resuming",
                             part.display()
-                        )));
+                        ))));
                     }
                 };
                 if n == 0 {
@@ -195,18 +300,18 @@ impl Downloader {
                 .map_err(|e| DataError::io(part, "sync", e))?;
             if let Some(len) = response.content_length {
                 if received < len {
-                    return Err(fail(format!(
+                    return Err(Failure::transient(fail(format!(
                         "connection closed after {received} of {len} bytes; {} is kept for resuming",
                         part.display()
-                    )));
+                    ))));
                 }
             }
             return Ok(());
         }
-        Err(DataError::Download {
+        Err(Failure::fatal(DataError::Download {
             url,
             message: format!("more than {} redirects", self.max_redirects),
-        })
+        }))
     }
 }
 
@@ -290,7 +395,7 @@ mod tests {
     use std::io::{BufRead, BufReader};
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     fn body() -> Vec<u8> {
         (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect()
@@ -301,23 +406,28 @@ mod tests {
         Checksum::Sha256(h.iter().map(|b| format!("{b:02x}")).collect())
     }
 
-    /// A test server on 127.0.0.1; returns its base URL and a counter of requests to
-    /// `/flaky`, which sends only half its body on the first request.
-    fn serve() -> (String, Arc<AtomicUsize>) {
+    /// The `Range` starts the test server was asked for, in order.
+    type Ranges = Arc<Mutex<Vec<usize>>>;
+
+    /// A test server on 127.0.0.1; returns its base URL, a counter of requests to `/flaky`
+    /// (which drops the connection after 77,777 bytes of its body on the first request),
+    /// and the `Range` starts of all requests.
+    fn serve() -> (String, Arc<AtomicUsize>, Ranges) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let flaky = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&flaky);
+        let ranges = Ranges::default();
+        let (counter, seen) = (Arc::clone(&flaky), Arc::clone(&ranges));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let counter = Arc::clone(&counter);
-                std::thread::spawn(move || handle(stream, &counter));
+                let (counter, seen) = (Arc::clone(&counter), Arc::clone(&seen));
+                std::thread::spawn(move || handle(stream, &counter, &seen));
             }
         });
-        (base, flaky)
+        (base, flaky, ranges)
     }
 
-    fn handle(mut stream: TcpStream, flaky: &AtomicUsize) {
+    fn handle(mut stream: TcpStream, flaky: &AtomicUsize, ranges: &Mutex<Vec<usize>>) {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut request = String::new();
         reader.read_line(&mut request).unwrap();
@@ -333,6 +443,7 @@ mod tests {
                 start = r.trim().trim_end_matches('-').parse().unwrap();
             }
         }
+        ranges.lock().unwrap().push(start);
         let data = body();
         let send_file = |stream: &mut TcpStream, start: usize, limit: usize| {
             let head = if start == 0 {
@@ -363,6 +474,18 @@ mod tests {
                 };
                 send_file(&mut stream, start, limit);
             }
+            // One byte every 100 ms: 20 s for the 200 bytes it promises.
+            "/drip" => {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n");
+                for b in 0..200u8 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if stream.write_all(&[b]).is_err() {
+                        return;
+                    }
+                }
+            }
+            // Reads the request and says nothing for 3 s.
+            "/silent" => std::thread::sleep(Duration::from_secs(3)),
             "/redirect" => {
                 let _ = stream.write_all(
                     b"HTTP/1.1 302 Found\r\nLocation: /file\r\nContent-Length: 0\r\n\r\n",
@@ -390,7 +513,7 @@ mod tests {
 
     #[test]
     fn fetches_follows_redirects_and_decodes_chunks() {
-        let (base, _) = serve();
+        let (base, _, _) = serve();
         let dir = scratch("download-basic");
         let dl = Downloader::new().timeout(Duration::from_secs(5));
         for (i, path) in ["/file", "/redirect", "/chunked"].iter().enumerate() {
@@ -414,10 +537,10 @@ mod tests {
 
     #[test]
     fn resumes_a_broken_download_with_a_range_request() {
-        let (base, flaky) = serve();
+        let (base, flaky, _) = serve();
         let dir = scratch("download-resume");
         let dest = dir.join("data.bin");
-        let dl = Downloader::new().timeout(Duration::from_secs(5));
+        let dl = Downloader::new().timeout(Duration::from_secs(5)).retries(0);
         let sum = Checksum::Md5(format!("{:x}", Md5::digest(body())));
         let e = dl
             .fetch(&format!("{base}/flaky"), &dest, &sum)
@@ -443,8 +566,66 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_connection_is_retried_from_where_it_broke() {
+        let (base, flaky, ranges) = serve();
+        let dest = scratch("download-retry").join("data.bin");
+        let sum = sha256(&body());
+        Downloader::new()
+            .timeout(Duration::from_secs(5))
+            .backoff(Duration::from_millis(10))
+            .fetch(&format!("{base}/flaky"), &dest, &sum)
+            .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), body());
+        assert_eq!(flaky.load(Ordering::SeqCst), 2);
+        // The retry asked for the rest only, and got it as 206 Partial Content.
+        assert_eq!(*ranges.lock().unwrap(), [0, 77_777]);
+    }
+
+    #[test]
+    fn a_slow_drip_ends_at_the_overall_deadline() {
+        let (base, _, ranges) = serve();
+        let dest = scratch("download-drip").join("data.bin");
+        let e = Downloader::new()
+            .timeout(Duration::from_secs(5))
+            .deadline(Duration::from_secs(1))
+            .backoff(Duration::from_millis(10))
+            .fetch(&format!("{base}/drip"), &dest, &sha256(b""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("timed out after 1 s reading from 127.0.0.1")
+                && e.contains("overall deadline")
+                && e.contains("kept for resuming"),
+            "{e}"
+        );
+        // Every byte arrived within the per-read timeout, yet the download stopped early.
+        assert!(fs::metadata(part_path(&dest)).unwrap().len() < 200);
+        assert!(!dest.exists());
+        assert!(!ranges.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_silent_server_times_out_with_a_plain_message() {
+        let (base, _, ranges) = serve();
+        let dest = scratch("download-silent").join("data.bin");
+        let e = Downloader::new()
+            .timeout(Duration::from_millis(200))
+            .retries(2)
+            .backoff(Duration::from_millis(10))
+            .fetch(&format!("{base}/silent"), &dest, &sha256(b""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("timed out after 0.2 s reading from 127.0.0.1") && !e.contains("os error"),
+            "{e}"
+        );
+        // The first try and two retries.
+        assert_eq!(ranges.lock().unwrap().len(), 3);
+    }
+
+    #[test]
     fn checksum_mismatch_deletes_the_part_and_keeps_no_file() {
-        let (base, _) = serve();
+        let (base, _, _) = serve();
         let dir = scratch("download-mismatch");
         let dest = dir.join("data.bin");
         let wrong = Checksum::Sha256("00".repeat(32));
@@ -462,7 +643,7 @@ mod tests {
 
     #[test]
     fn remote_files_fetch_into_a_folder() {
-        let (base, _) = serve();
+        let (base, _, _) = serve();
         let dir = scratch("download-set").join("sub");
         let files = RemoteFiles {
             base_url: format!("{base}/"),

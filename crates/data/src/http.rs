@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{DataError, Result};
 
@@ -86,8 +86,77 @@ impl Response {
     }
 }
 
+/// Seconds as a person reads them: `30 s`, `1.5 s`, `0.2 s`.
+pub(crate) fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 || s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{} s", (s * 10.0).round() / 10.0)
+    }
+}
+
+/// A connection whose every read waits at most `timeout` and ends by `deadline`; a read past
+/// either fails with [`std::io::ErrorKind::TimedOut`] and a message naming the host and the
+/// time (instead of the platform's "Resource temporarily unavailable (os error 11)").
+struct Timed {
+    stream: TcpStream,
+    host: String,
+    timeout: Duration,
+    deadline: Instant,
+    /// The whole time allowed, for messages.
+    budget: Duration,
+}
+
+impl Timed {
+    fn timed_out(&self, after: Duration, what: &str) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "timed out after {} reading from {}{what}",
+                seconds(after),
+                self.host
+            ),
+        )
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.timed_out(self.budget, " (the download's overall deadline)"));
+        }
+        let wait = self.timeout.min(left);
+        self.stream.set_read_timeout(Some(wait))?;
+        match self.stream.read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if wait < self.timeout {
+                    Err(self.timed_out(self.budget, " (the download's overall deadline)"))
+                } else {
+                    Err(self.timed_out(wait, ""))
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Sends `GET url` (with `Range: bytes=start-` when `start > 0`) and reads the header.
-pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> {
+/// Connecting and each read wait at most `timeout`; nothing goes on past `deadline`
+/// (`budget` is the whole time that deadline allowed, for messages).
+pub(crate) fn get(
+    url: &str,
+    start: u64,
+    timeout: Duration,
+    deadline: Instant,
+    budget: Duration,
+) -> Result<Response> {
     let parsed = HttpUrl::parse(url)?;
     let fail = |message: String| DataError::Download {
         url: url.to_string(),
@@ -99,7 +168,15 @@ pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> 
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(format!(
+                "timed out after {} connecting to {} (the download's overall deadline)",
+                seconds(budget),
+                parsed.host
+            )));
+        }
+        match TcpStream::connect_timeout(&addr, timeout.min(left)) {
             Ok(s) => {
                 stream = Some(s);
                 break;
@@ -107,13 +184,25 @@ pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> 
             Err(e) => last = Some(e),
         }
     }
-    let mut stream = stream.ok_or_else(|| {
-        fail(format!(
-            "cannot connect: {}",
-            last.map_or("no address".to_string(), |e| e.to_string())
-        ))
+    let mut stream = stream.ok_or_else(|| match last {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
+            "timed out after {} connecting to {}",
+            seconds(timeout),
+            parsed.host
+        )),
+        e => fail(format!(
+            "cannot connect to {}: {}",
+            parsed.host,
+            e.map_or("no address".to_string(), |e| e.to_string())
+        )),
     })?;
-    let io = |e: std::io::Error| fail(format!("connection error: {e}"));
+    let io = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            fail(e.to_string())
+        } else {
+            fail(format!("connection error: {e}"))
+        }
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let host = if parsed.port == 80 {
@@ -131,7 +220,13 @@ pub(crate) fn get(url: &str, start: u64, timeout: Duration) -> Result<Response> 
         parsed.path
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(Timed {
+        stream,
+        host: parsed.host.clone(),
+        timeout,
+        deadline,
+        budget,
+    });
     let limit = MAX_HEADER_BYTES as u64;
     let mut status_line = String::new();
     let mut header_bytes = (&mut reader)

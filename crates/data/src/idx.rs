@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::error::{DataError, Result};
-use crate::fsio::{read_maybe_gz, write_atomic};
+use crate::fsio::{read_maybe_gz_within, write_atomic};
 
 /// The IDX element-type code of unsigned bytes.
 pub const IDX_UBYTE: u8 = 0x08;
@@ -21,9 +21,15 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Reads an IDX file of unsigned bytes, raw or gzip-compressed.
+/// The largest IDX file [`read_idx`] reads, once decompressed: 768 MiB, above the largest
+/// file of MNIST, Fashion-MNIST, QMNIST and EMNIST (EMNIST ByClass training images,
+/// 547 MB), so that a small `.gz` cannot make it allocate gigabytes.
+pub const MAX_IDX_BYTES: usize = 768 << 20;
+
+/// Reads an IDX file of unsigned bytes, raw or gzip-compressed, of at most
+/// [`MAX_IDX_BYTES`].
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    parse_idx(path, &read_maybe_gz(path)?)
+    parse_idx(path, &read_maybe_gz_within(path, MAX_IDX_BYTES)?)
 }
 
 /// Parses the bytes of an IDX file; `path` names them in errors.

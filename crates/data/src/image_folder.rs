@@ -202,17 +202,11 @@ fn decode_planar(
     Ok(to_planar(&image, height, width, mode, filter))
 }
 
-/// Decodes an image file of any format the `image` crate reads (guessed from its bytes).
+/// Decodes an image file of any format the `image` crate reads (guessed from its bytes),
+/// within the dataset readers' limits, a decoder panic returned as an error
+/// ([`crate::decode`]).
 pub(crate) fn decode_image(path: &Path) -> Result<DynamicImage> {
-    image::ImageReader::open(path)
-        .map_err(|e| DataError::io(path, "open", e))?
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, "read", e))?
-        .decode()
-        .map_err(|source| DataError::Decode {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::decode::decode_image_file(path)
 }
 
 /// Resizes `image` to `height × width` (exactly, ignoring the aspect ratio, as Keras does) and
@@ -417,5 +411,31 @@ mod tests {
         );
         let e = folder.load_all().unwrap_err().to_string();
         assert!(e.contains("broken.jpg"), "{e}");
+    }
+
+    #[test]
+    fn a_jpeg_that_panics_the_decoder_fails_every_reader_cleanly() {
+        let dir = scratch("folder-panic");
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        let bad = dir.join("a/upsampler.jpg");
+        write_atomic(
+            &bad,
+            include_bytes!("../tests/fixtures/upsampler-panic.jpg"),
+        )
+        .unwrap();
+        let corrupt = |e: DataError| {
+            let e = e.to_string();
+            assert!(
+                e.contains("upsampler.jpg") && e.contains("corrupt image"),
+                "{e}"
+            );
+        };
+        corrupt(load_image(&bad, 8, 8, ColorMode::Rgb).unwrap_err());
+        corrupt(load_image_unscaled(&bad, ColorMode::Grayscale).unwrap_err());
+        corrupt(crate::load_digit(&bad).unwrap_err());
+        let folder = ImageFolder::new(&dir, 8, 8, ColorMode::Rgb).unwrap();
+        let mut out = vec![0.0; 3 * 64];
+        corrupt(folder.read(0, &mut out).unwrap_err());
+        corrupt(folder.load_all().unwrap_err());
     }
 }

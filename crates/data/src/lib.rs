@@ -33,6 +33,7 @@
 mod augment;
 pub mod cifar;
 mod dataset;
+pub mod decode;
 mod digit;
 pub mod download;
 mod error;
@@ -51,7 +52,9 @@ pub use cifar::{Cifar100, CifarReader};
 pub use dataset::{Dataset, InMemoryDataset, Subset};
 pub use digit::{load_digit, prepare_digit};
 pub use error::{DataError, Result};
-pub use fsio::{data_dir, read_maybe_gz, DEFAULT_DATA_DIR};
+pub use fsio::{
+    data_dir, read_maybe_gz, read_maybe_gz_within, DEFAULT_DATA_DIR, MAX_INFLATED_BYTES,
+};
 pub use image_folder::{load_image, load_image_unscaled, ColorMode, ImageFolder, IMAGE_EXTENSIONS};
 pub use loader::{load_all, Batch, Batches, DataLoader};
 pub use mnist::{IdxDataset, Split, FASHION_MNIST_CLASSES, MNIST_CLASSES};

@@ -203,11 +203,25 @@ impl<T: Element> Sequential<T> {
 
     /// Builds a model from an architecture that may allocate at most `element_budget`
     /// parameter and buffer values in all; an architecture that needs more is an error,
-    /// raised before its layer allocates anything (loading bounds a file's architecture by
-    /// the values the file holds).
+    /// raised before any layer allocates its weights: with a bounded budget, every layer is
+    /// first checked (its state reserved, its output shape computed) without drawing a
+    /// weight, and only then built (loading bounds a file's architecture by the values the
+    /// file holds).
     pub fn from_architecture_within(
         architecture: &Architecture,
         element_budget: usize,
+    ) -> Result<Self> {
+        if element_budget != usize::MAX {
+            Self::build_layers(architecture, element_budget, true)?;
+        }
+        Self::build_layers(architecture, element_budget, false)
+    }
+
+    /// One pass over the layers: a check only when `dry_run` (see [`BuildContext::dry_run`]).
+    fn build_layers(
+        architecture: &Architecture,
+        element_budget: usize,
+        dry_run: bool,
     ) -> Result<Self> {
         let mut budget = element_budget;
         let mut rng = StdRng::seed_from_u64(architecture.seed);
@@ -219,6 +233,7 @@ impl<T: Element> Sequential<T> {
                 defaults: architecture.init_defaults,
                 rng: &mut rng,
                 element_budget: budget,
+                dry_run,
             };
             let module = layer
                 .config

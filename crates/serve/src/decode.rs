@@ -42,7 +42,10 @@ pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, InputError> {
         .map_err(|e| InputError::NotAnImage(e.to_string()))?;
     unlimited.no_limits();
     if unlimited.format().is_some() {
-        if let Ok((width, height)) = unlimited.into_dimensions() {
+        // Reading the header is guarded as decoding is: a panic there is no answer.
+        let dimensions =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unlimited.into_dimensions()));
+        if let Ok(Ok((width, height))) = dimensions {
             if width > MAX_SIDE || height > MAX_SIDE {
                 return Err(InputError::ImageTooLarge {
                     width,
@@ -52,7 +55,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, InputError> {
             }
         }
     }
-    reader()?.decode().map_err(|e| match e {
+    // A decoder panic on corrupt data (see `strata_data::decode`) is an error too.
+    strata_data::decode::decode_guarded(reader()?).map_err(|e| match e {
         image::ImageError::Limits(l) => InputError::NotAnImage(format!(
             "decoding would exceed the server's limits ({l}; at most {MAX_SIDE}×{MAX_SIDE} pixels, {MAX_DECODE_BYTES} bytes)"
         )),
@@ -86,6 +90,17 @@ mod tests {
         cut.truncate(cut.len() / 2);
         assert!(matches!(decode_image(&cut), Err(InputError::NotAnImage(_))));
         assert!(matches!(decode_image(&[]), Err(InputError::NotAnImage(_))));
+    }
+
+    #[test]
+    fn a_jpeg_that_panics_the_decoder_is_not_an_image() {
+        let bytes = include_bytes!("../../data/tests/fixtures/upsampler-panic.jpg");
+        let err = decode_image(bytes).unwrap_err();
+        assert!(
+            matches!(&err, InputError::NotAnImage(m) if m.contains("corrupt image")),
+            "{err}"
+        );
+        assert_eq!(err.status(), 415);
     }
 
     #[test]

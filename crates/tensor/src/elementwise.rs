@@ -247,7 +247,9 @@ scalar_ops! {
 }
 
 impl<T: Element> Tensor<T> {
-    /// Limits every element to `[min, max]`; an error if `min > max`.
+    /// Limits every element to `[min, max]`; an error if `min > max`. A NaN element stays
+    /// NaN, as in `torch.clamp`, so that a divergence is not hidden behind the lower bound
+    /// (`f64::max` would return the bound).
     pub fn clamp(&self, min: T, max: T) -> Result<Self> {
         if min > max || min.is_nan() || max.is_nan() {
             return Err(crate::TensorError::invalid(
@@ -255,7 +257,7 @@ impl<T: Element> Tensor<T> {
                 format!("min {min} must not exceed max {max}"),
             ));
         }
-        Ok(self.map(|x| x.max(min).min(max)))
+        Ok(self.map(|x| if x.is_nan() { x } else { x.max(min).min(max) }))
     }
 
     /// Picks `on_true` where `mask` is non-zero and `on_false` elsewhere, broadcasting all

@@ -237,7 +237,7 @@ impl<T: Element> Tensor<T> {
     /// ```
     pub fn softmax(&self, axis: usize) -> Result<Self> {
         self.along_axis("softmax", axis, |src, out| {
-            let max = src.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
+            let max = nan_max(src);
             let shift = if max.is_finite() { max } else { T::zero() };
             for (o, &v) in out.iter_mut().zip(src) {
                 *o = (v - shift).exp();
@@ -260,9 +260,21 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-/// `ln Σ exp(v)` of one run; `-inf` for an empty run or one of all `-inf`.
+/// The largest value of `run`, NaN if any value is NaN (`f64::max` would skip a NaN).
+fn nan_max<T: Element>(run: &[T]) -> T {
+    run.iter().fold(T::neg_infinity(), |m, &v| {
+        if m.is_nan() || !(v.is_nan() || v > m) {
+            m
+        } else {
+            v
+        }
+    })
+}
+
+/// `ln Σ exp(v)` of one run; `-inf` for an empty run or one of all `-inf`, NaN when any value
+/// is NaN (even beside an infinity, as `torch.logsumexp`).
 fn log_sum_exp_run<T: Element>(run: &[T]) -> T {
-    let max = run.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
+    let max = nan_max(run);
     if !max.is_finite() {
         return max;
     }

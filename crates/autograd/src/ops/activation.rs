@@ -13,9 +13,14 @@ impl<T: Element> Var<T> {
         let x = self.value();
         self.record_unary("relu", x.relu(), move |g| {
             // One fused pass (no mask tensor): the same products g·1 and g·0 as
-            // `g.mul(&x.gt_scalar_mask(0))`, so the same bits.
+            // `g.mul(&x.gt_scalar_mask(0))`, so the same bits. A NaN input passes the
+            // gradient on, as PyTorch's `threshold_backward` (`x <= 0 ? 0 : g`) does.
             Ok(g.zip_map(&x, "relu_backward", |g, x| {
-                g * if x > T::zero() { T::one() } else { T::zero() }
+                g * if x > T::zero() || x.is_nan() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
             })?)
         })
     }

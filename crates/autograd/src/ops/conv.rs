@@ -68,7 +68,11 @@ impl<T: Element> Var<T> {
                 Some(y) => {
                     // The same products as relu's own backward pass, so the same bits.
                     masked = g.zip_map(y, "conv2d_relu_backward", |g, y| {
-                        g * if y > T::zero() { T::one() } else { T::zero() }
+                        g * if y > T::zero() || y.is_nan() {
+                            T::one()
+                        } else {
+                            T::zero()
+                        }
                     })?;
                     &masked
                 }

@@ -79,6 +79,11 @@ pub struct BuildContext<'a> {
     /// values the file holds, so that an edited architecture cannot allocate more than the
     /// file justifies.
     pub element_budget: usize,
+    /// A check of the architecture only: layers reserve their state from the budget and
+    /// give their output shapes, but [`BuildContext::weight_and_bias`] draws no weights (it
+    /// returns empty placeholders). A bounded build runs this pass over every layer first,
+    /// so that no layer allocates before the whole architecture is known to fit.
+    pub dry_run: bool,
 }
 
 impl BuildContext<'_> {
@@ -114,6 +119,10 @@ impl BuildContext<'_> {
         self.reserve("weight", shape)?;
         if use_bias {
             self.reserve("bias", &shape[..1])?;
+        }
+        if self.dry_run {
+            let empty = || strata_autograd::Var::parameter(strata_tensor::Tensor::zeros(&[0]));
+            return Ok((empty(), use_bias.then(empty)));
         }
         let (fan_in, fan_out) = crate::init::fans(shape);
         let weight = weight_init

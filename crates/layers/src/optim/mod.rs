@@ -61,17 +61,29 @@ fn check_grad<T: Element>(param: &ParamGrad<'_, T>) -> Result<()> {
     Ok(())
 }
 
+/// A number as a person reads it: plain between 10⁻⁴ and 10⁶ (`0.001`, `250`), in
+/// scientific notation outside (`1e300`, `-2.5e-9`), where `{}` would print hundreds of
+/// digits.
+pub fn readable_number(value: f64) -> String {
+    let size = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-4..1e6).contains(&size) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// Checks that a hyper-parameter is finite and within `[low, high]`.
 fn check_range(what: &str, name: &str, value: f64, low: f64, high: f64) -> Result<()> {
     if !(value.is_finite() && value >= low && value <= high) {
         let allowed = if high == f64::MAX {
-            format!("a finite number ≥ {low}")
+            format!("a finite number ≥ {}", readable_number(low))
         } else {
-            format!("in [{low}, {high}]")
+            format!("in [{}, {}]", readable_number(low), readable_number(high))
         };
         return Err(crate::LayersError::config(
             what,
-            format!("{name} must be {allowed}, found {value}"),
+            format!("{name} must be {allowed}, found {}", readable_number(value)),
         ));
     }
     Ok(())
@@ -88,6 +100,17 @@ mod tests {
             .to_string();
         assert!(err.contains("a finite number ≥ 0"), "{err}");
         assert!(err.len() < 120, "{err}");
+        // A huge value that is out of range is printed in scientific notation.
+        let err = check_range("Adam", "learning_rate", -1e300, 0.0, f64::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("found -1e300") && err.len() < 120, "{err}");
+        let err = check_range("SGD", "momentum", 3e-9, 0.5, 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("in [0.5, 1], found 3e-9"), "{err}");
+        assert_eq!(readable_number(0.001), "0.001");
+        assert_eq!(readable_number(f64::MAX), "1.7976931348623157e308");
     }
 
     fn t(values: &[f64]) -> Tensor<f64> {
