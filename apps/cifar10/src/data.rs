@@ -130,7 +130,9 @@ impl Standardization {
         })?;
         let stats: Self =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        stats.normalize().map_err(|e| format!("{}: {e}", path.display()))?;
+        stats
+            .normalize()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(stats)
     }
 }

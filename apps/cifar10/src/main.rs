@@ -14,7 +14,10 @@ use strata_data::{data_dir, CifarReader};
 use strata_layers::bench::TimingConfig;
 
 #[derive(Parser)]
-#[command(version, about = "Train, evaluate and apply the course CNN on CIFAR-10")]
+#[command(
+    version,
+    about = "Train, evaluate and apply the course CNN on CIFAR-10"
+)]
 struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long, global = true, value_parser = at_least_one)]
@@ -301,7 +304,7 @@ fn execute(command: Command) -> AppResult<()> {
                 println!("{}", measure(batch, &timing)?.result_line());
             }
         }
-        Command::Summary => println!("{}", cifar_model(10, Dropout::On, 0)?.summary()),
+        Command::Summary => println!("{}", cifar_model::<f32>(10, Dropout::On, 0)?.summary()),
     }
     Ok(())
 }

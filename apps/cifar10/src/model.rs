@@ -7,6 +7,7 @@ use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::train::Model;
 use strata_layers::Sequential;
+use strata_tensor::Element;
 
 use crate::AppResult;
 
@@ -31,8 +32,13 @@ pub enum Dropout {
 /// The course model (the Keras `cifar10_cnn` example): Conv2d 32 3×3 same relu, Conv2d 32
 /// 3×3 relu, MaxPool 2, Dropout 0.25, Conv2d 64 3×3 same relu, Conv2d 64 3×3 relu,
 /// MaxPool 2, Dropout 0.25, Flatten, Dense 512 relu, Dropout 0.5, Dense `classes` softmax,
-/// on 32×32 RGB images: 1,250,858 parameters for 10 classes.
-pub fn cifar_model(classes: usize, dropout: Dropout, seed: u64) -> AppResult<Sequential<f32>> {
+/// on 32×32 RGB images: 1,250,858 parameters for 10 classes. (`T`: the app trains in
+/// `f32`; `f64` serves comparisons.)
+pub fn cifar_model<T: Element>(
+    classes: usize,
+    dropout: Dropout,
+    seed: u64,
+) -> AppResult<Sequential<T>> {
     let rate = |r: f64| if dropout == Dropout::On { r } else { 0.0 };
     let conv = |filters: usize| Conv2dConfig::new(filters, 3).activation(Activation::Relu);
     Ok(Sequential::builder(&INPUT_SHAPE)
@@ -68,7 +74,7 @@ mod tests {
 
     #[test]
     fn the_course_model_has_the_published_parameter_count_and_names() {
-        let model = cifar_model(10, Dropout::On, 0).unwrap();
+        let model = cifar_model::<f32>(10, Dropout::On, 0).unwrap();
         let count: usize = model
             .parameters()
             .iter()
@@ -80,6 +86,11 @@ mod tests {
         assert_eq!(names[8], "dense.weight");
         assert_eq!(names[11], "dense_1.bias");
         assert_eq!(model.output_shape(), [10]);
-        assert_eq!(cifar_model(100, Dropout::Off, 0).unwrap().output_shape(), [100]);
+        assert_eq!(
+            cifar_model::<f32>(100, Dropout::Off, 0)
+                .unwrap()
+                .output_shape(),
+            [100]
+        );
     }
 }
