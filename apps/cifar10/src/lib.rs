@@ -3,6 +3,8 @@
 //! picture of the mistakes, predictions for photos, and the download of the official
 //! archive. `main.rs` parses arguments and calls these.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod data;
 pub mod eval;
