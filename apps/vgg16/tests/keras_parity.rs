@@ -69,3 +69,46 @@ fn legacy_keras_h5_matches_keras() {
 fn keras3_weights_h5_matches_keras() {
     check("vgg_small_keras.weights.h5", "keras3");
 }
+
+/// The full-size Keras VGG16 (`weights=None`, seeded random weights) in both layouts, on the
+/// shared photos, written by `make_keras_fixtures.py --full DIR`;
+/// `KERAS_VGG16_FULL_DIR=DIR cargo test -p vgg16 --release -- --ignored`.
+#[test]
+#[ignore = "needs the full-size files: run make_keras_fixtures.py --full and set KERAS_VGG16_FULL_DIR"]
+fn full_keras_vgg16_matches_keras_on_the_shared_photos() {
+    let Some(dir) = std::env::var_os("KERAS_VGG16_FULL_DIR").map(PathBuf::from) else {
+        panic!("set KERAS_VGG16_FULL_DIR to the folder make_keras_fixtures.py --full wrote");
+    };
+    let text = std::fs::read_to_string(dir.join("logits.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let inputs = read_weights(&dir.join("inputs.safetensors")).unwrap();
+    assert!(!inputs.is_empty());
+    for file in ["vgg16_legacy.h5", "vgg16.weights.h5"] {
+        let model = load_vgg16(&dir.join(file)).unwrap();
+        assert_eq!(model.summary().total_params(), 138_357_544);
+        for (name, x) in &inputs {
+            let ours = model.predict_batch(x).unwrap().to_vec();
+            let keras: Vec<f32> = reference[name]["logits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            let scale = keras.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let worst = ours
+                .iter()
+                .zip(&keras)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-4 * scale,
+                "{file} on {name}: max |ours - keras| = {worst} > 1e-4 × {scale}"
+            );
+            assert_eq!(top5(&ours), top5(&keras), "{file} on {name}: top-5 differ");
+            eprintln!(
+                "{file} {name}: top-5 {:?} as Keras, max diff {worst:.2e} of {scale:.2e}",
+                top5(&ours)
+            );
+        }
+    }
+}

@@ -35,6 +35,7 @@ mod reduce;
 mod scratch;
 pub mod seed;
 pub mod shape;
+mod shared_mut;
 pub mod split;
 pub mod strided_index;
 mod tensor;

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, SharedMut};
+use super::gemm::gemm;
 use super::geometry::Geometry;
 use super::im2col::{col2im, im2col_block, short_row_sources, Block, Blocks};
 use super::params::Conv2dOptions;
@@ -11,6 +11,7 @@ use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::scratch::with_scratch;
 use crate::shape::numel;
+use crate::shared_mut::SharedMut;
 use crate::tensor::Tensor;
 
 /// Input channels per task of the input gradient: a fixed block, so that the work split never

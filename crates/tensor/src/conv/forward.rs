@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, SharedMut};
+use super::gemm::gemm;
 use super::geometry::Geometry;
 use super::im2col::{im2col_block, short_row_sources, Block, Blocks};
 use super::params::Conv2dOptions;
@@ -10,6 +10,7 @@ use crate::buffer;
 use crate::element::Element;
 use crate::error::{Result, TensorError};
 use crate::scratch::with_scratch;
+use crate::shared_mut::SharedMut;
 use crate::tensor::Tensor;
 
 /// Two-dimensional convolution (cross-correlation, no kernel flip) of an NCHW `input` with an

@@ -95,22 +95,3 @@ const ROW_CHUNK: usize = 128;
 
 /// Products of fewer multiply-adds than this are not split.
 const PARALLEL_MIN_WORK: usize = 1 << 22;
-
-/// A raw pointer that may be shared between the tasks of a parallel loop that write
-/// disjoint parts of one buffer.
-#[derive(Clone, Copy)]
-pub(super) struct SharedMut<T>(pub *mut T);
-
-// SAFETY: the kernels only write disjoint regions through it, and the buffer outlives the
-// parallel loop.
-unsafe impl<T: Send> Send for SharedMut<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    /// The pointer (a method, so that closures capture the whole `Send + Sync` wrapper).
-    #[inline]
-    pub fn get(self) -> *mut T {
-        self.0
-    }
-}

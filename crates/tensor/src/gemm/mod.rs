@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::element::Element;
 use crate::error::{Result, TensorError};
+use crate::shared_mut::SharedMut;
 
 /// Rows of `C` per parallel block.
 const BLOCK_M: usize = 256;
@@ -103,22 +104,6 @@ impl<'a, T> MatRef<'a, T> {
     fn ptr_at(&self, i: usize, j: usize) -> *const T {
         let pos = self.offset + i * self.row_stride + j * self.col_stride;
         self.data.as_ptr().wrapping_add(pos)
-    }
-}
-
-/// A raw pointer to `C` that may be shared by the parallel blocks, each of which writes a
-/// disjoint set of elements.
-#[derive(Clone, Copy)]
-struct SharedMut<T>(*mut T);
-
-// SAFETY: the blocks write disjoint elements of `C`, and `T: Send + Sync`.
-unsafe impl<T: Send> Send for SharedMut<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    fn get(self) -> *mut T {
-        self.0
     }
 }
 
