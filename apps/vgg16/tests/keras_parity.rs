@@ -45,19 +45,25 @@ fn check(file: &str, key: &str) {
         .remove("input")
         .unwrap();
     let ours = model.predict_batch(&input).unwrap().to_vec();
-    let keras = keras_logits(key);
-    assert_eq!(ours.len(), keras.len(), "{file}");
+    assert_matches_keras(&ours, &keras_logits(key), file);
+}
+
+/// `|ours − keras| ≤ 1e-4 · max|keras|` for every logit and the same top-5; returns the
+/// largest difference and the scale.
+fn assert_matches_keras(ours: &[f32], keras: &[f32], what: &str) -> (f32, f32) {
+    assert_eq!(ours.len(), keras.len(), "{what}");
     let scale = keras.iter().fold(0f32, |m, v| m.max(v.abs()));
     let worst = ours
         .iter()
-        .zip(&keras)
+        .zip(keras)
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(
         worst <= 1e-4 * scale,
-        "{file}: max |ours - keras| = {worst} > 1e-4 × {scale}"
+        "{what}: max |ours - keras| = {worst} > 1e-4 × {scale}"
     );
-    assert_eq!(top5(&ours), top5(&keras), "{file}: top-5 differ");
+    assert_eq!(top5(ours), top5(keras), "{what}: top-5 differ");
+    (worst, scale)
 }
 
 #[test]
@@ -94,17 +100,7 @@ fn full_keras_vgg16_matches_keras_on_the_shared_photos() {
                 .iter()
                 .map(|v| v.as_f64().unwrap() as f32)
                 .collect();
-            let scale = keras.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let worst = ours
-                .iter()
-                .zip(&keras)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                worst <= 1e-4 * scale,
-                "{file} on {name}: max |ours - keras| = {worst} > 1e-4 × {scale}"
-            );
-            assert_eq!(top5(&ours), top5(&keras), "{file} on {name}: top-5 differ");
+            let (worst, scale) = assert_matches_keras(&ours, &keras, &format!("{file} on {name}"));
             eprintln!(
                 "{file} {name}: top-5 {:?} as Keras, max diff {worst:.2e} of {scale:.2e}",
                 top5(&ours)
