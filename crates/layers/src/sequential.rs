@@ -214,7 +214,19 @@ impl<T: Element> Sequential<T> {
         if element_budget != usize::MAX {
             Self::build_layers(architecture, element_budget, true)?;
         }
-        Self::build_layers(architecture, element_budget, false)
+        Ok(Self::build_layers(architecture, element_budget, false)?.0)
+    }
+
+    /// The name and shape of every parameter and buffer that `architecture` has (the keys of
+    /// its [`state_dict`](Self::state_dict), in order), found by checking each layer without
+    /// allocating or drawing any weight; at most `element_budget` values in all, as
+    /// [`Sequential::from_architecture_within`]. A loader compares these with the tensors a
+    /// file holds before building anything.
+    pub fn expected_state(
+        architecture: &Architecture,
+        element_budget: usize,
+    ) -> Result<Vec<(String, Vec<usize>)>> {
+        Ok(Self::build_layers(architecture, element_budget, true)?.1)
     }
 
     /// One pass over the layers: a check only when `dry_run` (see [`BuildContext::dry_run`]).
@@ -222,8 +234,9 @@ impl<T: Element> Sequential<T> {
         architecture: &Architecture,
         element_budget: usize,
         dry_run: bool,
-    ) -> Result<Self> {
+    ) -> Result<(Self, Vec<(String, Vec<usize>)>)> {
         let mut budget = element_budget;
+        let mut expected = Vec::new();
         let mut rng = StdRng::seed_from_u64(architecture.seed);
         let mut shape = architecture.input_shape.clone();
         let mut layers = Vec::with_capacity(architecture.layers.len());
@@ -234,12 +247,18 @@ impl<T: Element> Sequential<T> {
                 rng: &mut rng,
                 element_budget: budget,
                 dry_run,
+                reserved: Vec::new(),
             };
             let module = layer
                 .config
                 .build::<T>(&mut ctx)
                 .map_err(|e| e.in_layer(&layer.name))?;
             budget = ctx.element_budget;
+            expected.extend(
+                ctx.reserved
+                    .into_iter()
+                    .map(|(local, shape)| (format!("{}.{local}", layer.name), shape)),
+            );
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| e.in_layer(&layer.name))?;
@@ -251,11 +270,12 @@ impl<T: Element> Sequential<T> {
             });
             shape = output_shape;
         }
-        Ok(Self {
+        let model = Self {
             architecture: architecture.clone(),
             layers,
             class_names: None,
-        })
+        };
+        Ok((model, expected))
     }
 
     /// The model's architecture (what [`Sequential::from_architecture`] rebuilds).

@@ -134,3 +134,41 @@ fn saving_a_model_twice_gives_identical_bytes() {
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     }
 }
+
+#[test]
+fn an_edit_that_keeps_the_total_but_changes_a_shape_names_the_key_and_both_shapes() {
+    let good = scratch("good3.safetensors");
+    saved_model(&good);
+    let bad = scratch("reshaped.safetensors");
+    // A 1×9 kernel holds as many weights as the 3×3 one, so the file's total still fits;
+    // the stored [4, 1, 3, 3] tensor must be caught before the model is built.
+    edit_architecture(&good, &bad, |a| {
+        a["layers"][0]["config"]["kernel_size"] = serde_json::json!([1, 9]);
+    });
+    let err = load_error(&bad);
+    assert!(
+        err.contains("reshaped.safetensors")
+            && err.contains("conv2d.weight")
+            && err.contains("[4, 1, 1, 9]")
+            && err.contains("[4, 1, 3, 3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_expected_state_of_an_architecture_lists_every_stored_tensor() {
+    let path = scratch("good4.safetensors");
+    saved_model(&path);
+    let model = Sequential::<f32>::load(&path).unwrap();
+    let expected = Sequential::<f32>::expected_state(model.architecture(), usize::MAX).unwrap();
+    let stored: Vec<(String, Vec<usize>)> = model
+        .state_dict()
+        .into_iter()
+        .map(|(name, t)| (name, t.shape().to_vec()))
+        .collect();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    let mut stored_sorted = stored;
+    stored_sorted.sort();
+    assert_eq!(sorted, stored_sorted);
+}

@@ -65,7 +65,8 @@ impl BatchNorm2dConfig {
             ));
         }
         let c = ctx.input_shape[0];
-        for state in ["gamma", "beta", "running_mean", "running_var"] {
+        // The names of the state dict (PyTorch's): weight = gamma, bias = beta.
+        for state in ["weight", "bias", "running_mean", "running_var"] {
             ctx.reserve(state, &[c])?;
         }
         Ok(BatchNorm2d {

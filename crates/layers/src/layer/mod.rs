@@ -84,11 +84,16 @@ pub struct BuildContext<'a> {
     /// returns empty placeholders). A bounded build runs this pass over every layer first,
     /// so that no layer allocates before the whole architecture is known to fit.
     pub dry_run: bool,
+    /// Every piece of state reserved so far, by the layer-local name it has in the state
+    /// dict (`weight`, `running_mean`, …) and its shape, in order: what a dry run tells a
+    /// loader to expect from a file before anything is built.
+    pub reserved: Vec<(String, Vec<usize>)>,
 }
 
 impl BuildContext<'_> {
-    /// Takes the elements of a tensor of `shape` (the state called `what`) from the budget,
-    /// or fails, naming the shape, before anything is allocated.
+    /// Takes the elements of a tensor of `shape` (the state called `what`, its layer-local
+    /// name in the state dict) from the budget and records it in
+    /// [`reserved`](Self::reserved), or fails, naming the shape, before anything is allocated.
     pub fn reserve(&mut self, what: &str, shape: &[usize]) -> Result<()> {
         let elements = shape
             .iter()
@@ -104,6 +109,7 @@ impl BuildContext<'_> {
                 )
             })?;
         self.element_budget -= elements;
+        self.reserved.push((what.to_string(), shape.to_vec()));
         Ok(())
     }
 

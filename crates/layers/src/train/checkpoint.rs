@@ -39,6 +39,49 @@ fn format_error(path: &Path, message: impl Into<String>) -> LayersError {
     }
 }
 
+/// Fails, naming the file, the key and both shapes, unless `weights` holds exactly the
+/// tensors of `expected` (names and shapes).
+fn check_stored_shapes<T: Element>(
+    path: &Path,
+    expected: &[(String, Vec<usize>)],
+    weights: &NamedTensors<T>,
+) -> Result<()> {
+    for (name, shape) in expected {
+        match weights.get(name) {
+            None => {
+                return Err(format_error(
+                    path,
+                    format!("missing key {name} (expected shape {shape:?})"),
+                ))
+            }
+            Some(t) if t.shape() != shape.as_slice() => {
+                return Err(format_error(
+                    path,
+                    format!(
+                        "shape mismatch for {name}: the architecture expects {shape:?}, the file holds {:?}",
+                        t.shape()
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if weights.len() != expected.len() {
+        let mut extra: Vec<&String> = weights
+            .keys()
+            .filter(|k| !expected.iter().any(|(name, _)| name == *k))
+            .collect();
+        extra.sort();
+        if let Some(first) = extra.first() {
+            return Err(format_error(
+                path,
+                format!("unexpected key {first} (the architecture has no such parameter)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn metadata_value<'a>(
     path: &Path,
     metadata: &'a HashMap<String, String>,
@@ -123,6 +166,10 @@ impl<T: Element> Sequential<T> {
         // The file's own values bound what its architecture may allocate: an edited kernel
         // size fails here, before any weight is drawn.
         let held = weights.values().map(Tensor::numel).sum();
+        let expected = Self::expected_state(&architecture, held)
+            .map_err(|e| format_error(path, e.to_string()))?;
+        // Every stored tensor is checked against the architecture before any layer allocates.
+        check_stored_shapes(path, &expected, &weights)?;
         let mut model = Self::from_architecture_within(&architecture, held)
             .map_err(|e| format_error(path, e.to_string()))?;
         if let Some(json) = metadata.get(CLASS_NAMES) {
