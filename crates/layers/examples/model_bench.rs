@@ -5,7 +5,8 @@
 //! process's peak resident memory.
 //!
 //! `cargo run --release -p strata-layers --example model_bench -- w5 [batch]`
-//! (`w4 <batch>`, `w6 [batch]`).
+//! (`w4 <batch>`, `w6 [batch]`; `w4profile`, `w5profile`, `w6profile [batch]` print per-layer
+//! forward and backward times of a few train steps; `w5layers` times each VGG-16 kernel alone).
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -192,6 +193,23 @@ fn vgg_layers(batch: usize) -> BenchResult<()> {
     Ok(())
 }
 
+/// Prints the per-layer forward and backward times of `steps` train steps on random data.
+fn profile(network: Sequential<f32>, batch: usize, classes: usize, steps: u64) -> BenchResult<()> {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut shape = vec![batch];
+    shape.extend_from_slice(network.input_shape());
+    let x = Tensor::rand_normal(&shape, 0.0, 1.0, &mut rng)?;
+    let y = Targets::Labels((0..batch).map(|i| i % classes).collect());
+    let adam = Adam::new(AdamConfig::default())?;
+    let loss = Loss::SparseCategoricalCrossentropy { from_logits: true };
+    let mut model = Model::new(network, loss, adam);
+    for step in 0..steps {
+        let p = model.profile_step(&x, &y, &mut ForwardContext::train(step))?;
+        println!("{p}");
+    }
+    Ok(())
+}
+
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let batch = |default: usize| -> BenchResult<usize> {
@@ -204,21 +222,10 @@ fn main() -> BenchResult<()> {
         Some("w4") => train("W4", cifar()?, batch(32)?, 10),
         Some("w5") => infer("W5", vgg16()?, batch(1)?),
         Some("w5layers") => vgg_layers(batch(1)?),
-        Some("w5profile") => {
-            let network = vgg16()?;
-            let mut rng = StdRng::seed_from_u64(0);
-            let x = Tensor::rand_normal(&[batch(1)?, 3, 224, 224], 0.0, 1.0, &mut rng)?;
-            let y = Targets::Labels(vec![0; batch(1)?]);
-            let adam = Adam::new(AdamConfig::default())?;
-            let loss = Loss::SparseCategoricalCrossentropy { from_logits: true };
-            let mut model = Model::new(network, loss, adam);
-            for step in 0..2 {
-                let p = model.profile_step(&x, &y, &mut ForwardContext::train(step))?;
-                println!("{p}");
-            }
-            Ok(())
-        }
+        Some("w4profile") => profile(cifar()?, batch(32)?, 10, 3),
+        Some("w5profile") => profile(vgg16()?, batch(1)?, 1000, 2),
         Some("w6") => train("W6", shapes()?, batch(30)?, 3),
-        _ => Err("usage: model_bench w4|w5|w6 [batch]".into()),
+        Some("w6profile") => profile(shapes()?, batch(30)?, 3, 3),
+        _ => Err("usage: model_bench w4|w5|w6|w5layers|w4profile|w5profile|w6profile [batch]".into()),
     }
 }

@@ -46,6 +46,18 @@ fn layers() -> Vec<Layer> {
             params: Conv2dOptions::default(),
         },
         Layer {
+            name: "cifar_conv2_b128_32x32_32to32",
+            input: [128, 32, 32, 32],
+            weight: [32, 32, 3, 3],
+            params: Conv2dOptions::default(),
+        },
+        Layer {
+            name: "cifar_conv4_b128_15x15_64to64",
+            input: [128, 64, 15, 15],
+            weight: [64, 64, 3, 3],
+            params: Conv2dOptions::default(),
+        },
+        Layer {
             name: "vgg16_conv1_2_b1_224x224_64to64",
             input: [1, 64, 224, 224],
             weight: [64, 64, 3, 3],
