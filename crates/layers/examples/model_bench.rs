@@ -226,6 +226,8 @@ fn main() -> BenchResult<()> {
         Some("w5profile") => profile(vgg16()?, batch(1)?, 1000, 2),
         Some("w6") => train("W6", shapes()?, batch(30)?, 3),
         Some("w6profile") => profile(shapes()?, batch(30)?, 3, 3),
-        _ => Err("usage: model_bench w4|w5|w6|w5layers|w4profile|w5profile|w6profile [batch]".into()),
+        _ => {
+            Err("usage: model_bench w4|w5|w6|w5layers|w4profile|w5profile|w6profile [batch]".into())
+        }
     }
 }

@@ -56,7 +56,9 @@ pub mod train;
 
 pub use error::{LayersError, Result};
 pub use module::{ForwardContext, Module, NamedVar};
-pub use sequential::{Architecture, NamedLayerConfig, Sequential, SequentialBuilder};
+pub use sequential::{
+    Architecture, ExpectedState, NamedLayerConfig, Sequential, SequentialBuilder,
+};
 pub use targets::Targets;
 
 /// The README's example, compiled and run as a doctest.

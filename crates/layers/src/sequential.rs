@@ -16,6 +16,9 @@ use crate::layer::{BuildContext, InitDefaults, LayerConfig};
 use crate::module::{ForwardContext, Module};
 use crate::summary::{Summary, SummaryRow};
 
+/// The name and shape of every parameter and buffer of an architecture, in state-dict order
+/// (see [`Sequential::expected_state`]).
+pub type ExpectedState = Vec<(String, Vec<usize>)>;
 /// The architecture of a [`Sequential`] model: everything needed to rebuild it without
 /// code (Keras's `model.to_json()`); saved beside the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,7 +228,7 @@ impl<T: Element> Sequential<T> {
     pub fn expected_state(
         architecture: &Architecture,
         element_budget: usize,
-    ) -> Result<Vec<(String, Vec<usize>)>> {
+    ) -> Result<ExpectedState> {
         Ok(Self::build_layers(architecture, element_budget, true)?.1)
     }
 
@@ -234,7 +237,7 @@ impl<T: Element> Sequential<T> {
         architecture: &Architecture,
         element_budget: usize,
         dry_run: bool,
-    ) -> Result<(Self, Vec<(String, Vec<usize>)>)> {
+    ) -> Result<(Self, ExpectedState)> {
         let mut budget = element_budget;
         let mut expected = Vec::new();
         let mut rng = StdRng::seed_from_u64(architecture.seed);

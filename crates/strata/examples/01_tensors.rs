@@ -9,7 +9,11 @@ fn main() -> strata::Result<()> {
     let x = Tensor::<f32>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3])?;
     let bias = Tensor::<f32>::from_vec(vec![0.5, -0.5, 0.], &[3])?;
     let shifted = x.add(&bias)?;
-    println!("x + bias = {:?} (shape {:?})", shifted.to_vec(), shifted.shape());
+    println!(
+        "x + bias = {:?} (shape {:?})",
+        shifted.to_vec(),
+        shifted.shape()
+    );
 
     // Views share storage: a transpose and a row of it copy nothing.
     let xt = x.t()?;
@@ -27,7 +31,11 @@ fn main() -> strata::Result<()> {
     // Reductions along axes, a stable softmax, argmax.
     let row_sums = x.sum_axes(&[1], false)?;
     let probs = x.softmax(1)?;
-    println!("row sums {:?}; softmax rows sum to 1: {:?}", row_sums.to_vec(), probs.sum_axes(&[1], false)?.to_vec());
+    println!(
+        "row sums {:?}; softmax rows sum to 1: {:?}",
+        row_sums.to_vec(),
+        probs.sum_axes(&[1], false)?.to_vec()
+    );
     println!("argmax of each row: {:?}", probs.argmax(1)?);
 
     // A cache-blocked, parallel matrix multiply: [2, 3] · [3, 2] = [2, 2].

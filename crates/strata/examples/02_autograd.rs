@@ -8,12 +8,19 @@ use strata::tensor::Tensor;
 
 fn main() -> strata::Result<()> {
     // A tiny linear classifier: logits = x·w, loss = cross-entropy against labels 0 and 1.
-    let w = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0, 0.25, 2.0], &[2, 2])?);
+    let w = Var::parameter(Tensor::<f64>::from_vec(
+        vec![0.5, -1.0, 0.25, 2.0],
+        &[2, 2],
+    )?);
     let x = Var::constant(Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?);
     let loss = x.matmul(&w)?.cross_entropy(&[0, 1])?;
     let grads = loss.backward()?;
     let dw = grads.get(&w).expect("w is a parameter of the loss");
-    println!("loss {:.6}, dloss/dw {:?}", loss.value().item()?, dw.to_vec());
+    println!(
+        "loss {:.6}, dloss/dw {:?}",
+        loss.value().item()?,
+        dw.to_vec()
+    );
 
     // In `no_grad`, nothing is recorded (inference).
     let y = no_grad(|| x.matmul(&w))?;

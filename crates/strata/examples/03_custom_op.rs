@@ -39,11 +39,17 @@ impl CustomOp<f64> for Mish {
 }
 
 fn main() -> strata::Result<()> {
-    let x = Var::parameter(Tensor::<f64>::from_vec(vec![-2.0, -0.5, 0.0, 0.7, 3.0], &[5])?);
+    let x = Var::parameter(Tensor::<f64>::from_vec(
+        vec![-2.0, -0.5, 0.0, 0.7, 3.0],
+        &[5],
+    )?);
     let y = Var::apply(Mish, &[&x])?;
     let grads = y.sum_all()?.backward()?;
     println!("mish(x) = {:?}", y.value().to_vec());
-    println!("dmish/dx = {:?}", grads.get(&x).expect("x is a parameter").to_vec());
+    println!(
+        "dmish/dx = {:?}",
+        grads.get(&x).expect("x is a parameter").to_vec()
+    );
 
     let report = check_gradients(
         |v| Var::apply(Mish, &[&v[0]]),

@@ -6,7 +6,9 @@
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use strata::layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
+use strata::layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig,
+};
 use strata::layers::loss::Loss;
 use strata::layers::optim::{Adam, AdamConfig};
 use strata::layers::train::{FitConfig, Model, Validation, Verbosity};
@@ -44,8 +46,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (x, y) = two_class_images(200, 1)?;
     let (x_test, y_test) = two_class_images(50, 2)?;
-    let adam = Adam::new(AdamConfig { learning_rate: 0.01, ..AdamConfig::default() })?;
-    let mut model = Model::new(network, Loss::SparseCategoricalCrossentropy { from_logits: true }, adam);
+    let adam = Adam::new(AdamConfig {
+        learning_rate: 0.01,
+        ..AdamConfig::default()
+    })?;
+    let mut model = Model::new(
+        network,
+        Loss::SparseCategoricalCrossentropy { from_logits: true },
+        adam,
+    );
     let config = FitConfig {
         epochs: 5,
         batch_size: 20,
@@ -58,16 +67,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("epoch {}: loss {:.4}", epoch + 1, stats.loss);
     }
     let test = model.evaluate(&x_test, &Targets::Labels(y_test.clone()), 50)?;
-    println!("test loss {:.4}, accuracy {:.1}%", test.loss, 100.0 * test.accuracy.unwrap_or(0.0));
+    println!(
+        "test loss {:.4}, accuracy {:.1}%",
+        test.loss,
+        100.0 * test.accuracy.unwrap_or(0.0)
+    );
 
     // One file holds the architecture and the weights; loading needs no model code.
-    let path = std::env::temp_dir().join(format!("strata-example-04-{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "strata-example-04-{}.safetensors",
+        std::process::id()
+    ));
     model.network().save(&path)?;
     let loaded = Sequential::<f32>::load(&path)?;
     std::fs::remove_file(&path)?;
     let before = model.network().predict_batch(&x_test)?;
     let after = loaded.predict_batch(&x_test)?;
-    assert_eq!(before.to_vec(), after.to_vec(), "a loaded model predicts bitwise as the saved one");
+    assert_eq!(
+        before.to_vec(),
+        after.to_vec(),
+        "a loaded model predicts bitwise as the saved one"
+    );
     println!("saved, loaded, and the loaded model predicts identically");
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! `cargo run -p strata --release --example 05_loader_augmentation`
 
 use strata::data::{Augment, Batch, DataLoader, HorizontalFlip, RandomShift, Shapes};
-use strata::layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
+use strata::layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig,
+};
 use strata::layers::loss::Loss;
 use strata::layers::optim::{Adam, AdamConfig};
 use strata::layers::train::{batches_from_fn, FitConfig, Model, Verbosity};
@@ -31,9 +33,19 @@ fn main() -> strata::Result<()> {
         let batch = l.epoch(epoch).next().expect("60 images make batches")?;
         Ok(batch.images.to_vec())
     };
-    let again = DataLoader::new(&shapes, 10)?.shuffle(11).transform(augmentation()?);
-    assert_ne!(first(&loader, 0)?, first(&loader, 1)?, "epochs draw different shifts");
-    assert_eq!(first(&loader, 1)?, first(&again, 1)?, "one seed, one sequence of draws");
+    let again = DataLoader::new(&shapes, 10)?
+        .shuffle(11)
+        .transform(augmentation()?);
+    assert_ne!(
+        first(&loader, 0)?,
+        first(&loader, 1)?,
+        "epochs draw different shifts"
+    );
+    assert_eq!(
+        first(&loader, 1)?,
+        first(&again, 1)?,
+        "one seed, one sequence of draws"
+    );
     println!("augmentation: new draws every epoch, identical for the same seed");
 
     let network = Sequential::<f32>::builder(&[3, 128, 128])
@@ -45,7 +57,11 @@ fn main() -> strata::Result<()> {
         .add(DenseConfig::new(3).activation(Activation::Softmax))
         .build()?;
     let adam = Adam::new(AdamConfig::default())?;
-    let mut model = Model::new(network, Loss::SparseCategoricalCrossentropy { from_logits: false }, adam);
+    let mut model = Model::new(
+        network,
+        Loss::SparseCategoricalCrossentropy { from_logits: false },
+        adam,
+    );
 
     // Any iterator of Result<(inputs, targets), E> per epoch is a batch source.
     let batches = batches_from_fn(Some(loader.num_batches()), |epoch, first_batch| {
@@ -53,7 +69,11 @@ fn main() -> strata::Result<()> {
             .epoch_from(epoch as u64, first_batch)
             .map(|b| b.map(Batch::into_parts))
     });
-    let config = FitConfig { epochs: 3, verbosity: Verbosity::Silent, ..FitConfig::default() };
+    let config = FitConfig {
+        epochs: 3,
+        verbosity: Verbosity::Silent,
+        ..FitConfig::default()
+    };
     let history = model.fit_batches(&batches, None, &config, &mut [])?;
     for (epoch, stats) in history.epochs.iter().enumerate() {
         println!("epoch {}: loss {:.4}", epoch + 1, stats.loss);

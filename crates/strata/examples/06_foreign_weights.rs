@@ -15,7 +15,10 @@ use strata::tensor::Tensor;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The file another framework would have written: PyTorch's `index.parameter` keys.
-    let path = std::env::temp_dir().join(format!("strata-example-06-{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "strata-example-06-{}.safetensors",
+        std::process::id()
+    ));
     let ramp = |n: usize, shape: &[usize]| {
         Tensor::<f32>::from_vec((0..n).map(|i| i as f32 / n as f32 - 0.5).collect(), shape)
     };
@@ -34,7 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add(FlattenConfig::new())
         .add(DenseConfig::new(3))
         .build()?;
-    println!("Strata keys: {:?}", network.state_dict().keys().collect::<Vec<_>>());
+    println!(
+        "Strata keys: {:?}",
+        network.state_dict().keys().collect::<Vec<_>>()
+    );
 
     let foreign = strata::import::read_weights(&path)?;
     std::fs::remove_file(&path)?;

@@ -5,7 +5,9 @@
 //! `cargo run -p strata --example 07_activations`
 
 use strata::data::{Dataset, Shapes};
-use strata::layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig};
+use strata::layers::layer::{
+    Activation, Conv2dConfig, DenseConfig, FlattenConfig, MaxPool2dConfig,
+};
 use strata::layers::{ForwardContext, Sequential};
 use strata::tensor::Tensor;
 
@@ -30,10 +32,15 @@ fn main() -> strata::Result<()> {
     for (name, output) in network.forward_stages(&image, &mut ForwardContext::eval())? {
         let values = output.to_vec();
         let active = values.iter().filter(|&&v| v > 0.0).count();
-        println!("{name:>10}: {:?}, {active} of {} values positive", output.shape(), values.len());
+        println!(
+            "{name:>16}: {:?}, {active} of {} values positive",
+            output.shape(),
+            values.len()
+        );
     }
 
-    let (probabilities, maps) = network.predict_with_activations(&image, &["conv2d", "conv2d_1"])?;
+    let (probabilities, maps) =
+        network.predict_with_activations(&image, &["conv2d", "conv2d_1"])?;
     println!("prediction {:?}", probabilities.to_vec());
     for (name, map) in ["conv2d", "conv2d_1"].iter().zip(&maps) {
         // The strongest response of each feature map.
