@@ -19,6 +19,7 @@ use crate::summary::{Summary, SummaryRow};
 /// The name and shape of every parameter and buffer of an architecture, in state-dict order
 /// (see [`Sequential::expected_state`]).
 pub type ExpectedState = Vec<(String, Vec<usize>)>;
+
 /// The architecture of a [`Sequential`] model: everything needed to rebuild it without
 /// code (Keras's `model.to_json()`); saved beside the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
