@@ -2,14 +2,16 @@
 """Runs Strata's benchmarks interleaved with the PyTorch and TensorFlow/Keras reference scripts
 and prints the side-by-side table of docs/benchmarks.md (medians over rounds, ratios, peak RSS).
 
-Usage (from the repository root, after `cargo build --release -p mnist --example model_bench
--p strata-layers`; the reference frameworks in their own venvs, as ../shared/bench/README.md says):
+Usage (from the repository root, after `cargo build --release -p mnist -p cifar10 --bins` and
+`cargo build --release -p strata-layers --example model_bench`; the reference frameworks in
+their own venvs, as ../shared/bench/README.md says):
 
     python3 bench/compare.py --rounds 3
     python3 bench/compare.py --rounds 3 --workloads w4,w5 --no-tf
 
-Each round runs, for every workload, Strata, PyTorch (NCHW), PyTorch (NHWC) and TensorFlow one
-after the other, so that drift of the machine's speed hits all peers alike. Every program prints
+Strata's commands: W3 `mnist bench`, W4 `cifar10 bench`, W5 and W6 the layers crate's
+`model_bench` example. Each round runs, for every workload, Strata, PyTorch (NCHW), PyTorch
+(NHWC) and TensorFlow one after the other, so that drift of the machine's speed hits all peers alike. Every program prints
 `RESULT key=value ...` lines; the median of each line's `median` over the rounds is reported.
 Throughput rows (img/s) give ratio = Strata / peer; latency rows (ms) give ratio = peer /
 Strata, so a ratio above 1 always means Strata is faster. Peak RSS is each process's own
@@ -32,7 +34,7 @@ def commands(workload, args):
     release = os.path.join(args.target, "release")
     strata = {
         "w3": [[os.path.join(release, "mnist"), "bench", "--threads", "2"]],
-        "w4": [[os.path.join(release, "examples", "model_bench"), "w4", b] for b in ("32", "128")],
+        "w4": [[os.path.join(release, "cifar10"), "bench", "--threads", "2"]],
         "w5": [[os.path.join(release, "examples", "model_bench"), "w5"]],
         "w6": [[os.path.join(release, "examples", "model_bench"), "w6"]],
     }[workload]
