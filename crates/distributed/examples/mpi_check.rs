@@ -13,8 +13,10 @@
 //! with the same number of ranks as threads of one process (bit for bit: both sum in rank
 //! order). It exits with 1 when a check fails.
 //!
-//! `bench` trains the MNIST CNN (93,322 parameters) on random data, 64 images per rank per
-//! step, and prints the throughput of all ranks and the time in all-reduce per step.
+//! `bench` trains the MNIST CNN (93,322 parameters; 64 images per rank per step) or, with
+//! `--cifar`, the CIFAR-10 CNN (1,250,858 parameters; 32 per rank) on random data for
+//! `--steps` steps after 2 untimed ones, and prints the throughput of all ranks and the
+//! time in all-reduce per step (`--native`: `MPI_Allreduce` instead of rank-order sums).
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -23,7 +25,7 @@ use std::time::Instant;
 
 use strata_distributed::{Communicator, DataParallel, LocalGroup, Mpi, ReduceOrder};
 use strata_layers::layer::{
-    Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig,
+    Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig, Padding,
 };
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
@@ -173,33 +175,39 @@ fn main() -> ExitCode {
 fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let mut steps = 30usize;
     let mut order = ReduceOrder::RankOrder;
+    let mut cifar = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--steps" => steps = it.next().ok_or("--steps needs a number")?.parse()?,
             "--native" => order = ReduceOrder::Native,
+            "--cifar" => cifar = true,
             other => return Err(format!("unknown option {other:?}").into()),
         }
     }
     let mpi = mpi.with_order(order);
     let (rank, n) = (mpi.rank(), mpi.world_size());
-    let per_rank = 64;
+    let per_rank = if cifar { 32 } else { 64 };
     let global_batch = per_rank * n;
     let samples = global_batch * steps;
-    let x = Tensor::rand_uniform(&[samples, 1, 28, 28], 0.0, 1.0, &mut seeded_rng(1, &[]))?;
-    let y = Targets::Labels((0..samples).map(|i| i % 10).collect());
+    let (shape, classes) = if cifar {
+        ([3, 32, 32], 10)
+    } else {
+        ([1, 28, 28], 10)
+    };
+    let x = Tensor::rand_uniform(
+        &[samples, shape[0], shape[1], shape[2]],
+        0.0,
+        1.0,
+        &mut seeded_rng(1, &[]),
+    )?;
+    let y = Targets::Labels((0..samples).map(|i| i % classes).collect());
     let global = TensorBatches::new(&x, &y, global_batch)?.shuffle(2);
-    let network = Sequential::builder(&[1, 28, 28])
-        .seed(1)
-        .add(Conv2dConfig::new(32, 3).activation(Activation::Relu))
-        .add(MaxPool2dConfig::new(2))
-        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
-        .add(MaxPool2dConfig::new(2))
-        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
-        .add(FlattenConfig::new())
-        .add(DenseConfig::new(64).activation(Activation::Relu))
-        .add(DenseConfig::new(10))
-        .build()?;
+    let network = if cifar {
+        cifar_model()?
+    } else {
+        mnist_model()?
+    };
     let mut model = Model::new(network, LOSS, Adam::new(AdamConfig::default())?);
     let trainer = DataParallel::new(mpi);
     // One untimed epoch of 2 steps to warm up, then the timed epoch.
@@ -212,13 +220,58 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let report = trainer.fit(&mut model, &global, None, &fit_config(1), &mut [])?;
     let seconds = started.elapsed().as_secs_f64();
     let reduce_ms = report.reduce.time_per_step().as_secs_f64() * 1e3;
+    // The all-reduce alone, the ranks lined up first: 20 sums of a gradient-sized buffer.
+    let comm = trainer.communicator();
+    let mut buffer = vec![1.0f32; report.reduce.bytes / report.reduce.steps.max(1) / 4];
+    comm.all_gather_u64(0)?;
+    let started = Instant::now();
+    for _ in 0..20 {
+        comm.all_reduce_sum_f32(&mut buffer)?;
+    }
+    let alone_ms = started.elapsed().as_secs_f64() * 1e3 / 20.0;
     let step_ms = seconds / steps as f64 * 1e3;
     println!(
-        "RESULT ranks={n} rank={rank} order={order:?} steps={steps} batch_per_rank={per_rank} \
-         images_per_s={:.0} step_ms={step_ms:.1} allreduce_ms_per_step={reduce_ms:.2} \
+        "RESULT model={} ranks={n} rank={rank} order={order:?} steps={steps} batch_per_rank={per_rank} \
+         images_per_s={:.0} step_ms={step_ms:.1} allreduce_ms_per_step={reduce_ms:.2} allreduce_alone_ms={alone_ms:.3} \
          gradient_bytes={}",
+        if cifar { "cifar10" } else { "mnist" },
         samples as f64 / seconds,
         report.reduce.bytes / report.reduce.steps.max(1)
     );
     Ok(())
+}
+
+/// The MNIST CNN (TensorFlow's tutorial): 93,322 parameters.
+fn mnist_model() -> AnyResult<Sequential<f32>> {
+    Ok(Sequential::builder(&[1, 28, 28])
+        .seed(1)
+        .add(Conv2dConfig::new(32, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
+        .add(MaxPool2dConfig::new(2))
+        .add(Conv2dConfig::new(64, 3).activation(Activation::Relu))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(64).activation(Activation::Relu))
+        .add(DenseConfig::new(10))
+        .build()?)
+}
+
+/// The CIFAR-10 CNN (Keras's cifar10_cnn example): 1,250,858 parameters.
+fn cifar_model() -> AnyResult<Sequential<f32>> {
+    let conv = |filters: usize| Conv2dConfig::new(filters, 3).activation(Activation::Relu);
+    Ok(Sequential::builder(&[3, 32, 32])
+        .seed(1)
+        .add(conv(32).padding(Padding::Same))
+        .add(conv(32))
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.25))
+        .add(conv(64).padding(Padding::Same))
+        .add(conv(64))
+        .add(MaxPool2dConfig::new(2))
+        .add(DropoutConfig::new(0.25))
+        .add(FlattenConfig::new())
+        .add(DenseConfig::new(512).activation(Activation::Relu))
+        .add(DropoutConfig::new(0.5))
+        .add(DenseConfig::new(10))
+        .build()?)
 }

@@ -23,7 +23,9 @@ pub fn shard_range(len: usize, rank: usize, world_size: usize) -> std::ops::Rang
 /// batch).
 ///
 /// Each rank reads (and augments) the whole global batch and keeps its rows: simple and
-/// correct for any source, at the cost of repeated loading work on every rank.
+/// correct for any source, at the cost of repeated loading work on every rank. A loader
+/// that reads only a rank's rows (the data crate's `DataLoader::shard`) avoids that; train
+/// from it with [`DataParallel::fit_local`](crate::DataParallel::fit_local).
 pub struct Shard<'s, T: Element> {
     global: &'s dyn BatchSource<T>,
     rank: usize,

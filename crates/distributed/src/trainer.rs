@@ -127,10 +127,29 @@ impl DataParallel {
     /// checks that every rank holds the same model (see
     /// [`check_in_sync`](crate::check_in_sync)). A collective operation: every rank must
     /// call it with the same sources and settings.
+    ///
+    /// Every rank reads each whole global batch and keeps its rows; a source that can read
+    /// only this rank's rows (the data crate's `DataLoader::shard`) goes to
+    /// [`DataParallel::fit_local`] instead.
     pub fn fit<T: Reducible>(
         &self,
         model: &mut Model<T>,
         train: &dyn BatchSource<T>,
+        validation: Option<&dyn BatchSource<T>>,
+        config: &FitConfig<T>,
+        callbacks: &mut [&mut dyn Callback<T>],
+    ) -> Result<FitReport> {
+        let shard = Shard::new(train, self.rank(), self.world_size());
+        self.fit_local(model, &shard, validation, config, callbacks)
+    }
+
+    /// As [`DataParallel::fit`], from a source that already gives this rank's rows of each
+    /// global batch (in the split of [`shard_range`](crate::shard_range), with the same
+    /// number of batches on every rank).
+    pub fn fit_local<T: Reducible>(
+        &self,
+        model: &mut Model<T>,
+        local: &dyn BatchSource<T>,
         validation: Option<&dyn BatchSource<T>>,
         config: &FitConfig<T>,
         callbacks: &mut [&mut dyn Callback<T>],
@@ -146,7 +165,6 @@ impl DataParallel {
             ));
         }
         let root = self.is_root();
-        let shard = Shard::new(train, self.rank(), self.world_size());
         let config = FitConfig {
             // Rank 0 keeps the run's dropout seed (one rank trains as a plain fit does); the
             // others draw their own masks, not copies of rank 0's.
@@ -182,7 +200,7 @@ impl DataParallel {
         if self.verify {
             wrapped.push(&mut verify);
         }
-        let result = model.fit_batches(&shard, validation, &config, &mut wrapped);
+        let result = model.fit_batches(local, validation, &config, &mut wrapped);
         drop(wrapped);
         model.set_gradient_hook(None);
         let history = result?;
