@@ -3,6 +3,7 @@
 
 mod activation;
 mod arith;
+mod binary_cross_entropy;
 mod conv;
 mod dropout;
 mod loss;
@@ -61,3 +62,6 @@ pub(crate) fn scatter_into_zeros<T: Element>(
 pub(crate) fn lit<T: Element>(v: f64) -> T {
     T::from_f64_lossy(v)
 }
+
+#[cfg(test)]
+mod f32_accuracy_tests;
