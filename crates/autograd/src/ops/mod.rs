@@ -3,6 +3,7 @@
 
 mod activation;
 mod arith;
+mod batch_norm;
 mod binary_cross_entropy;
 mod conv;
 mod dropout;
@@ -13,6 +14,8 @@ mod pool;
 mod reduce;
 mod shape;
 mod softmax;
+
+pub use batch_norm::BatchStats;
 
 use strata_tensor::{Element, Layout, Tensor};
 

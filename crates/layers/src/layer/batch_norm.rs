@@ -1,7 +1,7 @@
 //! BatchNorm2d: its configuration and module.
 
 use serde::{Deserialize, Serialize};
-use strata_autograd::{no_grad, Var};
+use strata_autograd::{no_grad, BatchStats, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::{expect_rank, BuildContext};
@@ -88,8 +88,28 @@ pub struct BatchNorm2d<T: Element> {
 }
 
 impl<T: Element> BatchNorm2d<T> {
-    fn per_channel(v: &Var<T>, c: usize) -> Result<Var<T>> {
-        Ok(v.reshape(&[1, c, 1, 1])?)
+    /// `running ← momentum · running + (1 − momentum) · batch` for the mean and the variance
+    /// (the unbiased batch variance `var · M / (M − 1)` with `unbiased_running_var` and more
+    /// than one value per channel); plain tensor arithmetic outside the graph.
+    fn update_running(&self, stats: &BatchStats<T>) -> Result<()> {
+        no_grad(|| -> Result<()> {
+            let m = T::from_f64_lossy(self.config.momentum);
+            let count = stats.count as f64;
+            let correction = if self.config.unbiased_running_var && stats.count > 1 {
+                count / (count - 1.0)
+            } else {
+                1.0
+            };
+            let batch_var = stats.var.mul_scalar(T::from_f64_lossy(correction));
+            let blend = |old: &Tensor<T>, new: &Tensor<T>| -> Result<Tensor<T>> {
+                Ok(old.mul_scalar(m).add(&new.mul_scalar(T::one() - m))?)
+            };
+            self.running_mean
+                .set_value(blend(&self.running_mean.value(), &stats.mean)?)?;
+            self.running_var
+                .set_value(blend(&self.running_var.value(), &batch_var)?)?;
+            Ok(())
+        })
     }
 }
 
@@ -100,7 +120,7 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
 
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
         let c = self.gamma.shape()[0];
-        let &[n, channels, h, w] = input.shape() else {
+        let &[_, channels, _, _] = input.shape() else {
             return Err(LayersError::config(
                 "BatchNormalization",
                 format!("expects [N, C, H, W], found {:?}", input.shape()),
@@ -112,45 +132,19 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
                 format!("built for {c} channels, input {:?}", input.shape()),
             ));
         }
-        let eps = T::from_f64_lossy(self.config.epsilon);
-        let (mean, var) = if ctx.is_training() {
-            let mean = input.mean(&[0, 2, 3], true)?;
-            let centred = input.sub(&mean)?;
-            let var = centred.square().mean(&[0, 2, 3], true)?;
-            // Running statistics: plain tensor arithmetic outside the graph.
-            no_grad(|| -> Result<()> {
-                let m = T::from_f64_lossy(self.config.momentum);
-                let count = (n * h * w) as f64;
-                let correction = if self.config.unbiased_running_var && count > 1.0 {
-                    count / (count - 1.0)
-                } else {
-                    1.0
-                };
-                let batch_mean = mean.value().reshape(&[c])?;
-                let batch_var = var
-                    .value()
-                    .reshape(&[c])?
-                    .mul_scalar(T::from_f64_lossy(correction));
-                let blend = |old: &Tensor<T>, new: &Tensor<T>| -> Result<Tensor<T>> {
-                    Ok(old.mul_scalar(m).add(&new.mul_scalar(T::one() - m))?)
-                };
-                self.running_mean
-                    .set_value(blend(&self.running_mean.value(), &batch_mean)?)?;
-                self.running_var
-                    .set_value(blend(&self.running_var.value(), &batch_var)?)?;
-                Ok(())
-            })?;
-            (mean, var)
-        } else {
-            (
-                Self::per_channel(&self.running_mean, c)?,
-                Self::per_channel(&self.running_var, c)?,
-            )
-        };
-        let normalised = input.sub(&mean)?.div(&var.add_scalar(eps).sqrt())?;
-        Ok(normalised
-            .mul(&Self::per_channel(&self.gamma, c)?)?
-            .add(&Self::per_channel(&self.beta, c)?)?)
+        let eps = self.config.epsilon;
+        if !ctx.is_training() {
+            return Ok(input.batch_norm_eval(
+                &self.gamma,
+                &self.beta,
+                &self.running_mean.value(),
+                &self.running_var.value(),
+                eps,
+            )?);
+        }
+        let (output, stats) = input.batch_norm_train(&self.gamma, &self.beta, eps)?;
+        self.update_running(&stats)?;
+        Ok(output)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
@@ -169,3 +163,7 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
         ]
     }
 }
+
+#[cfg(test)]
+#[path = "batch_norm_tests.rs"]
+mod tests;
