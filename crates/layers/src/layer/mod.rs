@@ -80,7 +80,7 @@ pub struct BuildContext<'a> {
     /// file justifies.
     pub element_budget: usize,
     /// A check of the architecture only: layers reserve their state from the budget and
-    /// give their output shapes, but [`BuildContext::weight_and_bias`] draws no weights (it
+    /// give their output shapes, but `BuildContext::weight_and_bias` draws no weights (it
     /// returns empty placeholders). A bounded build runs this pass over every layer first,
     /// so that no layer allocates before the whole architecture is known to fit.
     pub dry_run: bool,
