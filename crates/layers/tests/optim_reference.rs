@@ -64,6 +64,58 @@ fn optimizer(case: &str) -> Box<dyn Optimizer<f64>> {
             })
             .unwrap(),
         ),
+        "rmsprop_momentum" => Box::new(
+            RmsProp::new(RmsPropConfig {
+                learning_rate: 0.01,
+                momentum: 0.9,
+                ..RmsPropConfig::pytorch()
+            })
+            .unwrap(),
+        ),
+        "rmsprop_centered" => Box::new(
+            RmsProp::new(RmsPropConfig {
+                learning_rate: 0.01,
+                centered: true,
+                ..RmsPropConfig::pytorch()
+            })
+            .unwrap(),
+        ),
+        "rmsprop_all" => Box::new(
+            RmsProp::new(RmsPropConfig {
+                learning_rate: 0.01,
+                rho: 0.9,
+                momentum: 0.5,
+                centered: true,
+                weight_decay: 0.1,
+                ..RmsPropConfig::pytorch()
+            })
+            .unwrap(),
+        ),
+        "adam_amsgrad" => Box::new(
+            Adam::new(AdamConfig {
+                beta2: 0.5,
+                amsgrad: true,
+                ..torch
+            })
+            .unwrap(),
+        ),
+        "adam_no_amsgrad" => Box::new(
+            Adam::new(AdamConfig {
+                beta2: 0.5,
+                ..torch
+            })
+            .unwrap(),
+        ),
+        "adamw_amsgrad" => Box::new(
+            Adam::new(AdamConfig {
+                beta2: 0.5,
+                weight_decay: 0.1,
+                decoupled_weight_decay: true,
+                amsgrad: true,
+                ..torch
+            })
+            .unwrap(),
+        ),
         other => panic!("fixture has a case this test does not know: {other}"),
     }
 }
@@ -80,7 +132,7 @@ fn optimisers_match_pytorch_step_by_step() {
         );
     }
     let cases = fixture["cases"].as_object().expect("cases");
-    assert_eq!(cases.len(), 6);
+    assert_eq!(cases.len(), 12);
     for (case, data) in cases {
         let mut opt = optimizer(case);
         let mut params = start.clone();
