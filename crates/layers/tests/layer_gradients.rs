@@ -8,9 +8,9 @@
 
 use strata_autograd::{check_gradients, no_grad, Tolerance, Var};
 use strata_layers::layer::{
-    Activation, AvgPool2dConfig, BatchNorm2dConfig, Conv2dConfig, DenseConfig, Dropout2dConfig,
-    DropoutConfig, FlattenConfig, GlobalAvgPool2dConfig, LayerConfig, MaxPool2dConfig, Padding,
-    ZeroPadding2dConfig,
+    Activation, AvgPool2dConfig, BatchNorm1dConfig, BatchNorm2dConfig, Conv2dConfig, DenseConfig,
+    Dropout2dConfig, DropoutConfig, FlattenConfig, GlobalAvgPool2dConfig, LayerConfig,
+    MaxPool2dConfig, Padding, ZeroPadding2dConfig,
 };
 use strata_layers::{ForwardContext, Sequential};
 use strata_tensor::Tensor;
@@ -215,4 +215,6 @@ fn activations() {
 fn batch_norm() {
     check_both(BatchNorm2dConfig::default(), &[2, 3, 2]);
     check_both(BatchNorm2dConfig::torch(), &[3, 2, 2]);
+    check_both(BatchNorm1dConfig::default(), &[3]);
+    check_both(BatchNorm1dConfig::pytorch(), &[2, 4]);
 }

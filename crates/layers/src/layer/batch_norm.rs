@@ -1,4 +1,4 @@
-//! BatchNorm2d: its configuration and module.
+//! BatchNorm2d and BatchNorm1d: their configurations and the module both build.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::{no_grad, BatchStats, Var};
@@ -42,8 +42,14 @@ impl BatchNorm2dConfig {
         Self::default()
     }
 
-    /// PyTorch's defaults.
-    pub fn torch() -> Self {
+    /// Keras's defaults (`momentum 0.99`, `epsilon 1e-3`, biased running variance).
+    pub fn keras() -> Self {
+        Self::default()
+    }
+
+    /// PyTorch's defaults (`momentum=0.1`, i.e. our 0.9; `eps=1e-5`; unbiased running
+    /// variance).
+    pub fn pytorch() -> Self {
         Self {
             momentum: 0.9,
             epsilon: 1e-5,
@@ -51,8 +57,23 @@ impl BatchNorm2dConfig {
         }
     }
 
+    /// The same as [`BatchNorm2dConfig::pytorch`].
+    pub fn torch() -> Self {
+        Self::pytorch()
+    }
+
     pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNorm2d<T>> {
         expect_rank("BatchNormalization", ctx.input_shape, 3, "[C, H, W]")?;
+        self.build_for_rank(ctx, 3)
+    }
+
+    /// Checks the settings and builds the module for samples of rank `sample_rank` (the
+    /// channel axis first).
+    fn build_for_rank<T: Element>(
+        &self,
+        ctx: &mut BuildContext<'_>,
+        sample_rank: usize,
+    ) -> Result<BatchNorm<T>> {
         if !(0.0..=1.0).contains(&self.momentum)
             || self.epsilon.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
         {
@@ -68,8 +89,9 @@ impl BatchNorm2dConfig {
         for state in ["gamma", "beta", "running_mean", "running_var"] {
             ctx.reserve(state, &[c])?;
         }
-        Ok(BatchNorm2d {
+        Ok(BatchNorm {
             config: *self,
+            sample_rank,
             gamma: Var::parameter(Tensor::ones(&[c])),
             beta: Var::parameter(Tensor::zeros(&[c])),
             running_mean: Var::constant(Tensor::zeros(&[c])),
@@ -78,16 +100,86 @@ impl BatchNorm2dConfig {
     }
 }
 
-/// The batch normalisation module built from a [`BatchNorm2dConfig`].
-pub struct BatchNorm2d<T: Element> {
+/// Batch normalisation of `[N, C]` or `[N, C, L]` batches over the channel axis 1: PyTorch
+/// `nn.BatchNorm1d(C)` ([`BatchNorm1dConfig::pytorch`]); for `[N, features]`, Keras
+/// `layers.BatchNormalization()` after a `Dense` (the default). The same rule, settings and
+/// running statistics as [`BatchNorm2dConfig`], each channel's statistics taken over the
+/// batch (and length).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BatchNorm1dConfig {
+    /// Weight of the old running value in each update. Default 0.99.
+    pub momentum: f64,
+    /// Added to the variance. Default 1e-3.
+    pub epsilon: f64,
+    /// Update the running variance with the unbiased batch variance (PyTorch). Default false.
+    pub unbiased_running_var: bool,
+}
+
+impl Default for BatchNorm1dConfig {
+    fn default() -> Self {
+        Self::keras()
+    }
+}
+
+impl BatchNorm1dConfig {
+    /// Keras's defaults (`momentum 0.99`, `epsilon 1e-3`, biased running variance).
+    pub fn keras() -> Self {
+        Self::from_settings(BatchNorm2dConfig::keras())
+    }
+
+    /// PyTorch's `nn.BatchNorm1d` defaults (`momentum=0.1`, i.e. our 0.9; `eps=1e-5`;
+    /// unbiased running variance).
+    pub fn pytorch() -> Self {
+        Self::from_settings(BatchNorm2dConfig::pytorch())
+    }
+
+    fn from_settings(c: BatchNorm2dConfig) -> Self {
+        Self {
+            momentum: c.momentum,
+            epsilon: c.epsilon,
+            unbiased_running_var: c.unbiased_running_var,
+        }
+    }
+
+    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNorm<T>> {
+        let rank = ctx.input_shape.len();
+        if !(1..=2).contains(&rank) {
+            return Err(LayersError::config(
+                "BatchNormalization",
+                format!(
+                    "BatchNorm1d expects samples of shape [C] or [C, L], found {:?}",
+                    ctx.input_shape
+                ),
+            ));
+        }
+        let settings = BatchNorm2dConfig {
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+            unbiased_running_var: self.unbiased_running_var,
+        };
+        settings.build_for_rank(ctx, rank)
+    }
+}
+
+/// The module of [`BatchNorm2dConfig`].
+pub type BatchNorm2d<T> = BatchNorm<T>;
+
+/// The module of [`BatchNorm1dConfig`].
+pub type BatchNorm1d<T> = BatchNorm<T>;
+
+/// The batch normalisation module built from a [`BatchNorm2dConfig`] or a
+/// [`BatchNorm1dConfig`]: `gamma` and `beta` (`weight`, `bias`) and the running statistics,
+/// one of each per channel.
+pub struct BatchNorm<T: Element> {
     config: BatchNorm2dConfig,
+    sample_rank: usize,
     gamma: Var<T>,
     beta: Var<T>,
     running_mean: Var<T>,
     running_var: Var<T>,
 }
 
-impl<T: Element> BatchNorm2d<T> {
+impl<T: Element> BatchNorm<T> {
     /// `running ← momentum · running + (1 − momentum) · batch` for the mean and the variance
     /// (the unbiased batch variance `var · M / (M − 1)` with `unbiased_running_var` and more
     /// than one value per channel); plain tensor arithmetic outside the graph.
@@ -113,18 +205,24 @@ impl<T: Element> BatchNorm2d<T> {
     }
 }
 
-impl<T: Element> Module<T> for BatchNorm2d<T> {
+impl<T: Element> Module<T> for BatchNorm<T> {
     fn kind(&self) -> &'static str {
         "BatchNormalization"
     }
 
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
         let c = self.gamma.shape()[0];
-        let &[_, channels, _, _] = input.shape() else {
-            return Err(LayersError::config(
-                "BatchNormalization",
-                format!("expects [N, C, H, W], found {:?}", input.shape()),
-            ));
+        let channels = match input.shape() {
+            &[_, channels, ..] if input.rank() == self.sample_rank + 1 => channels,
+            shape => {
+                return Err(LayersError::config(
+                    "BatchNormalization",
+                    format!(
+                        "expects batches of rank {}, [N, C, …], found {shape:?}",
+                        self.sample_rank + 1
+                    ),
+                ))
+            }
         };
         if channels != c {
             return Err(LayersError::config(
@@ -148,7 +246,7 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        expect_rank("BatchNormalization", input, 3, "[C, H, W]")?;
+        expect_rank("BatchNormalization", input, self.sample_rank, "[C, …]")?;
         Ok(input.to_vec())
     }
 

@@ -166,3 +166,37 @@ fn bad_configurations_and_inputs_are_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("[1, 3, 2, 3]"), "{e}");
 }
+
+#[test]
+fn batch_norm1d_normalises_each_feature_over_the_batch() {
+    use super::BatchNorm1dConfig;
+    let m = Sequential::<f64>::builder(&[2])
+        .add(BatchNorm1dConfig::keras())
+        .build()
+        .unwrap();
+    // Feature 0: 1, 2, 3, 6 (mean 3, variance 3.5); feature 1: −4 four times.
+    let x = Tensor::from_vec(vec![1.0, -4.0, 2.0, -4.0, 3.0, -4.0, 6.0, -4.0], &[4, 2]).unwrap();
+    let y = m
+        .forward(&Var::constant(x), &mut ForwardContext::train(1))
+        .unwrap()
+        .value()
+        .to_vec();
+    for (i, v) in [1.0, 2.0, 3.0, 6.0].iter().enumerate() {
+        let expected = (v - 3.0) / (3.5f64 + 1e-3).sqrt();
+        assert!((y[2 * i] - expected).abs() < 1e-12, "{y:?}");
+        assert_eq!(y[2 * i + 1], 0.0);
+    }
+    let mean = buffer(&m, "running_mean");
+    assert!(
+        (mean[0] - 0.03).abs() < 1e-15 && (mean[1] + 0.04).abs() < 1e-15,
+        "{mean:?}"
+    );
+    assert!((buffer(&m, "running_var")[0] - (0.99 + 0.01 * 3.5)).abs() < 1e-15);
+    // Samples of rank 3 are BatchNorm2d's; a batch of the wrong rank is an error.
+    assert!(Sequential::<f64>::builder(&[2, 3, 3])
+        .add(BatchNorm1dConfig::pytorch())
+        .build()
+        .is_err());
+    let wrong = Var::constant(Tensor::<f64>::zeros(&[4, 2, 3]));
+    assert!(m.forward(&wrong, &mut ForwardContext::eval()).is_err());
+}

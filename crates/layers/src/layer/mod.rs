@@ -15,7 +15,7 @@ mod padding;
 mod pooling;
 
 pub use activation::{Activation, ActivationLayer};
-pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig};
+pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
@@ -169,6 +169,8 @@ pub enum LayerConfig {
     Activation(Activation),
     /// [`BatchNorm2dConfig`].
     BatchNorm2d(BatchNorm2dConfig),
+    /// [`BatchNorm1dConfig`].
+    BatchNorm1d(BatchNorm1dConfig),
 }
 
 impl LayerConfig {
@@ -185,7 +187,7 @@ impl LayerConfig {
             Self::Flatten(_) => "flatten",
             Self::Dense(_) => "dense",
             Self::Activation(a) => a.base_name(),
-            Self::BatchNorm2d(_) => "batch_normalization",
+            Self::BatchNorm2d(_) | Self::BatchNorm1d(_) => "batch_normalization",
         }
     }
 
@@ -203,6 +205,7 @@ impl LayerConfig {
             Self::Dense(c) => Box::new(c.build(ctx)?),
             Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
             Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
+            Self::BatchNorm1d(c) => Box::new(c.build(ctx)?),
         })
     }
 }
@@ -229,7 +232,8 @@ into_layer_config!(
     Flatten(FlattenConfig),
     Dense(DenseConfig),
     Activation(Activation),
-    BatchNorm2d(BatchNorm2dConfig)
+    BatchNorm2d(BatchNorm2dConfig),
+    BatchNorm1d(BatchNorm1dConfig)
 );
 
 /// Checks that a sample shape has the rank a layer needs, naming the layer and shape.
