@@ -9,8 +9,8 @@
 use strata_autograd::{check_gradients, no_grad, Tolerance, Var};
 use strata_layers::layer::{
     Activation, AvgPool2dConfig, BatchNorm1dConfig, BatchNorm2dConfig, Conv2dConfig, DenseConfig,
-    Dropout2dConfig, DropoutConfig, FlattenConfig, GlobalAvgPool2dConfig, LayerConfig,
-    MaxPool2dConfig, Padding, ZeroPadding2dConfig,
+    Dropout2dConfig, DropoutConfig, FlattenConfig, GlobalAvgPool2dConfig, GlobalMaxPool2dConfig,
+    LayerConfig, MaxPool2dConfig, Padding, ZeroPadding2dConfig,
 };
 use strata_layers::{ForwardContext, Sequential};
 use strata_tensor::Tensor;
@@ -173,6 +173,7 @@ fn pooling() {
         &[1, 5, 6],
     );
     check_both(GlobalAvgPool2dConfig::new(), &[3, 3, 2]);
+    check_both(GlobalMaxPool2dConfig::new(), &[3, 3, 2]);
 }
 
 #[test]

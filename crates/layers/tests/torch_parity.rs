@@ -1,9 +1,8 @@
 //! Parity with PyTorch: convolutions (asymmetric padding, stride, dilation, groups),
 //! pooling with padding, every loss, BatchNorm2d and BatchNorm1d in training and inference,
-//! and a whole
-//! small model's loss and gradients, against `fixtures/torch_parity.safetensors` (written by
-//! `fixtures/torch_parity.py`, whose top comment says how to regenerate it). No Python runs
-//! here.
+//! and a whole small model's loss and gradients, against
+//! `fixtures/torch_parity.safetensors` (written by `fixtures/torch_parity.py`, whose top
+//! comment says how to regenerate it). No Python runs here.
 //!
 //! Every case runs in `f64` and in `f32` from the same inputs (which the script rounds to
 //! `f32` values, so that the `f32` run measures only its own arithmetic). A result passes

@@ -11,6 +11,7 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod global_max_pool;
 mod padding;
 mod pooling;
 
@@ -20,6 +21,7 @@ pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
 pub use flatten::{Flatten, FlattenConfig};
+pub use global_max_pool::{GlobalMaxPool2d, GlobalMaxPool2dConfig};
 pub use padding::{Padding, ZeroPadding2d, ZeroPadding2dConfig};
 pub use pooling::{
     AvgPool2d, AvgPool2dConfig, GlobalAvgPool2d, GlobalAvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
@@ -155,6 +157,8 @@ pub enum LayerConfig {
     AvgPool2d(AvgPool2dConfig),
     /// [`GlobalAvgPool2dConfig`].
     GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    /// [`GlobalMaxPool2dConfig`].
+    GlobalMaxPool2d(GlobalMaxPool2dConfig),
     /// [`ZeroPadding2dConfig`].
     ZeroPadding2d(ZeroPadding2dConfig),
     /// [`DropoutConfig`].
@@ -181,6 +185,7 @@ impl LayerConfig {
             Self::MaxPool2d(_) => "max_pooling2d",
             Self::AvgPool2d(_) => "average_pooling2d",
             Self::GlobalAvgPool2d(_) => "global_average_pooling2d",
+            Self::GlobalMaxPool2d(_) => "global_max_pooling2d",
             Self::ZeroPadding2d(_) => "zero_padding2d",
             Self::Dropout(_) => "dropout",
             Self::Dropout2d(_) => "spatial_dropout2d",
@@ -198,6 +203,7 @@ impl LayerConfig {
             Self::MaxPool2d(c) => Box::new(c.build()?),
             Self::AvgPool2d(c) => Box::new(c.build()?),
             Self::GlobalAvgPool2d(c) => Box::new(c.build()),
+            Self::GlobalMaxPool2d(c) => Box::new(c.build()),
             Self::ZeroPadding2d(c) => Box::new(c.build()),
             Self::Dropout(c) => Box::new(c.build()?),
             Self::Dropout2d(c) => Box::new(c.build()?),
@@ -226,6 +232,7 @@ into_layer_config!(
     MaxPool2d(MaxPool2dConfig),
     AvgPool2d(AvgPool2dConfig),
     GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    GlobalMaxPool2d(GlobalMaxPool2dConfig),
     ZeroPadding2d(ZeroPadding2dConfig),
     Dropout(DropoutConfig),
     Dropout2d(Dropout2dConfig),
