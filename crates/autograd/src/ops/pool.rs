@@ -106,6 +106,28 @@ mod tests {
         }
 
         #[test]
+        fn dilated_and_ceil_mode_pooling_gradients(
+            (x, params) in pool2d_case()
+                .prop_flat_map(|(s, p)| (Just(s), 1..=2usize, any::<bool>(), Just(p)))
+                .prop_map(|(mut s, d, ceil, p)| {
+                    // Room for the dilated window.
+                    s[2] += 2;
+                    s[3] += 1;
+                    (s, p.with_dilation([d, 1]).with_ceil_mode(ceil))
+                })
+                .prop_filter("fits", |(s, p)| p.output_size([s[2], s[3]]).is_ok())
+                .prop_flat_map(|(s, p)| (distinct_tensor(s), Just(p))),
+            count_include_pad in any::<bool>(),
+        ) {
+            let r = check_gradients(|v| v[0].max_pool2d(&params), std::slice::from_ref(&x), EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{:?}: {}", params, r);
+            let undilated = params.with_dilation([1, 1]);
+            let r = check_gradients(
+                |v| v[0].avg_pool2d(&undilated, count_include_pad), &[x], EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{:?}: {}", undilated, r);
+        }
+
+        #[test]
         fn global_max_pool2d_gradient(
             x in (1..3usize, 1..4usize, 1..5usize, 1..5usize)
                 .prop_flat_map(|(n, c, h, w)| distinct_tensor(vec![n, c, h, w]))
