@@ -19,7 +19,7 @@ use strata_data::download::{Downloader, RemoteFiles};
 pub use data::{open_split, resolve_source, DatasetKind, Standardization};
 pub use eval::{evaluate, save_mistakes, TestReport, Trained};
 pub use model::{cifar_model, compile, Dropout, INPUT_SHAPE, LOSS};
-pub use train::{train, TrainOptions, TrainReport};
+pub use train::{train, train_on, TrainOptions, TrainReport};
 
 /// The app's error type: every library error already names what went wrong.
 pub type AppResult<T> = Result<T, Box<dyn Error + Send + Sync>>;

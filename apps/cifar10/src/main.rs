@@ -3,14 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use cifar10::bench::measure;
 use cifar10::{
-    cifar_model, download, evaluate, save_mistakes, train, AppResult, DatasetKind, Dropout,
+    cifar_model, download, evaluate, save_mistakes, train_on, AppResult, DatasetKind, Dropout,
     TrainOptions, Trained,
 };
 use clap::{Args, Parser, Subcommand};
 use strata_data::{data_dir, CifarReader};
+use strata_distributed::Communicator;
 use strata_layers::bench::TimingConfig;
 
 #[derive(Parser)]
@@ -68,6 +70,18 @@ impl DataArgs {
     }
 }
 
+/// The ranks started by mpirun (one process each).
+#[cfg(feature = "distributed")]
+fn mpi_ranks() -> AppResult<Rc<dyn Communicator>> {
+    Ok(Rc::new(strata_distributed::Mpi::init()?))
+}
+
+/// Without the `distributed` feature there is no MPI: say how to build it.
+#[cfg(not(feature = "distributed"))]
+fn mpi_ranks() -> AppResult<Rc<dyn Communicator>> {
+    Err("--distributed needs a build with MPI: cargo build --release -p cifar10 --features distributed (and Open MPI: apt-get install openmpi-bin libopenmpi-dev libclang-dev)".into())
+}
+
 const DEFAULT_MODEL: &str = "cifar10-output/cifar10.safetensors";
 
 #[derive(Subcommand)]
@@ -103,6 +117,10 @@ enum Command {
         /// Continue from the checkpoint beside the model.
         #[arg(long)]
         resume: bool,
+        /// Data-parallel training on the ranks started by mpirun (needs the build feature
+        /// `distributed`): --batch-size is per rank, and rank 0 alone prints and writes.
+        #[arg(long)]
+        distributed: bool,
     },
     /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
     Eval {
@@ -186,26 +204,32 @@ fn execute(command: Command) -> AppResult<()> {
             no_augment,
             model,
             resume,
+            distributed,
         } => {
             create_parent(&model)?;
-            let report = train(&TrainOptions {
-                data: data.source(),
-                kind: data.kind(),
-                any_count: data.any_count,
-                limit,
-                test_limit,
-                epochs,
-                batch_size,
-                learning_rate,
-                augment: !no_augment,
-                seed,
-                checkpoint_path: model.with_extension("checkpoint.safetensors"),
-                resume,
-                plot_stem: model.with_extension(""),
-                model_path: model,
-                quiet: false,
-            })?;
-            if let Some(last) = report.history.last() {
+            let ranks = distributed.then(mpi_ranks).transpose()?;
+            let root = ranks.as_ref().is_none_or(|r| r.rank() == 0);
+            let report = train_on(
+                &TrainOptions {
+                    data: data.source(),
+                    kind: data.kind(),
+                    any_count: data.any_count,
+                    limit,
+                    test_limit,
+                    epochs,
+                    batch_size,
+                    learning_rate,
+                    augment: !no_augment,
+                    seed,
+                    checkpoint_path: model.with_extension("checkpoint.safetensors"),
+                    resume,
+                    plot_stem: model.with_extension(""),
+                    model_path: model,
+                    quiet: false,
+                },
+                ranks,
+            )?;
+            if let Some(last) = report.history.last().filter(|_| root) {
                 println!(
                     "test accuracy after {} epochs: {:.2}%",
                     last.epoch + 1,

@@ -2,11 +2,13 @@
 //! resumption from it.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use strata_data::{
     Augment, Batch, CifarReader, DataLoader, Dataset, HorizontalFlip, Normalize, RandomShift,
     Split, Subset,
 };
+use strata_distributed::{Communicator, DataParallel};
 use strata_layers::plot::Chart;
 use strata_layers::train::{batches_from_fn, FitConfig, History, ModelCheckpoint, Verbosity};
 
@@ -77,6 +79,26 @@ fn first<D: Dataset>(dataset: &D, limit: Option<usize>) -> AppResult<Subset<'_, 
 /// Keras example does); saves a checkpoint every epoch, then the model, its
 /// standardisation and its charts.
 pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
+    train_on(options, None)
+}
+
+/// [`train`], data-parallel over the ranks of `ranks` when given (each rank one process under
+/// `mpirun`): every rank reads the same files and builds the same model, trains on its share
+/// of global batches of `batch_size` × ranks samples, and averages gradients every step;
+/// rank 0 alone prints and writes the checkpoint, the model, its standardisation and the
+/// charts. Checkpoints count global batches: they resume on another number of ranks with the
+/// same global batch.
+pub fn train_on(
+    options: &TrainOptions,
+    ranks: Option<Rc<dyn Communicator>>,
+) -> AppResult<TrainReport> {
+    let trainer = ranks.map(DataParallel::shared);
+    let root = trainer.as_ref().is_none_or(DataParallel::is_root);
+    let world = trainer.as_ref().map_or(1, DataParallel::world_size);
+    let options = &TrainOptions {
+        quiet: options.quiet || !root,
+        ..options.clone()
+    };
     let reader = if options.any_count {
         CifarReader::new().any_count()
     } else {
@@ -96,9 +118,13 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     }
     let augment = augment.then(normalize.clone());
     // Batches are read, augmented and stacked on a second thread while the step trains.
-    let loader = DataLoader::new(&train_set, options.batch_size)?
+    let mut loader = DataLoader::new(&train_set, options.batch_size * world)?
         .shuffle(options.seed)
         .transform(augment);
+    if let Some(trainer) = &trainer {
+        // Each rank reads and augments only its rows of every global batch.
+        loader = loader.shard(trainer.rank(), world);
+    }
     let test_loader = DataLoader::new(&test_set, options.batch_size)?.transform(normalize);
     let train_batches = batches_from_fn(Some(loader.num_batches()), |epoch, first| {
         loader
@@ -143,14 +169,48 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
             );
         }
         println!("{}", model.network().summary());
+        if world > 1 {
+            println!(
+                "data-parallel on {world} ranks: global batches of {} ({} per rank)",
+                options.batch_size * world,
+                options.batch_size
+            );
+        }
     }
     let mut checkpoint = ModelCheckpoint::every_epoch(&options.checkpoint_path);
-    let history = model.fit_batches(
-        &train_batches,
-        Some(&test_batches),
-        &config,
-        &mut [&mut checkpoint],
-    )?;
+    let history = match &trainer {
+        None => model.fit_batches(
+            &train_batches,
+            Some(&test_batches),
+            &config,
+            &mut [&mut checkpoint],
+        )?,
+        Some(trainer) => {
+            let report = trainer.fit_local(
+                &mut model,
+                &train_batches,
+                Some(&test_batches),
+                &config,
+                &mut [&mut checkpoint],
+            )?;
+            if !options.quiet {
+                let steps = report.reduce.steps.max(1) as f64;
+                println!(
+                    "all-reduce: {:.2} ms per step ({:.1} MB of gradients per step)",
+                    report.reduce.time.as_secs_f64() * 1e3 / steps,
+                    report.reduce.bytes as f64 / steps / 1e6
+                );
+            }
+            report.history
+        }
+    };
+    if !root {
+        return Ok(TrainReport {
+            history,
+            standardization,
+            charts: None,
+        });
+    }
     model.network().save(&options.model_path)?;
     standardization.save(&Standardization::path_for(&options.model_path))?;
     let charts = if history.epochs.is_empty() {

@@ -76,3 +76,45 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     assert_ne!(a.state_dict(), c.state_dict());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn two_in_process_ranks_train_together_and_rank_zero_alone_writes() {
+    use std::rc::Rc;
+    use strata_distributed::{Communicator, LocalGroup};
+    let dir = scratch("train-ranks");
+    let archive = dir.join("cifar-10-binary.tar.gz");
+    write_archive(&archive, "cifar-10-batches-bin", &cifar10_files(8, 12));
+    let out = dir.join("ranks");
+    std::fs::create_dir_all(&out).unwrap();
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = LocalGroup::ranks(2)
+            .unwrap()
+            .into_iter()
+            .map(|comm| {
+                let options = TrainOptions {
+                    batch_size: 4, // global batches of 8
+                    ..options(archive.clone(), &out, 2)
+                };
+                s.spawn(move || {
+                    let ranks: Rc<dyn Communicator> = Rc::new(comm);
+                    cifar10::train_on(&options, Some(ranks)).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    let (zero, one) = (&reports[0], &reports[1]);
+    assert_eq!(zero.history.epochs.len(), 2);
+    assert_eq!(one.history.epochs.len(), 2);
+    for (a, b) in zero.history.epochs.iter().zip(&one.history.epochs) {
+        // The loss is the mean over the global batches: the same on both ranks.
+        assert_eq!(a.loss, b.loss);
+        assert!(a.val_accuracy.is_some() && b.val_accuracy.is_none());
+    }
+    assert!(zero.charts.is_some() && one.charts.is_none());
+    assert!(out.join("m.safetensors").exists());
+    assert!(out.join("m.checkpoint.safetensors").exists());
+}

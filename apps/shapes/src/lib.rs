@@ -4,12 +4,14 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 use strata_data::{
     load_all, load_image, train_validation_split, Augment, Batch, ColorMode, DataLoader, Dataset,
     HorizontalFlip, ImageFolder, RandomShift, Shapes, SHAPES_CLASSES, SHAPES_SIZE,
 };
+use strata_distributed::{Communicator, DataParallel};
 use strata_layers::layer::{
     Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig,
 };
@@ -17,8 +19,8 @@ use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::plot::Chart;
 use strata_layers::train::{
-    batches_from_fn, BatchSource, Callback, FitConfig, History, Model, ModelCheckpoint, Validation,
-    Verbosity,
+    batches_from_fn, BatchSource, Callback, FitConfig, History, Model, ModelCheckpoint,
+    TensorBatches, Validation, Verbosity,
 };
 use strata_layers::Sequential;
 use strata_layers::Targets;
@@ -111,6 +113,26 @@ pub struct TrainReport {
 /// The validation set is a seeded, stratified share of every class, so a folder listed class
 /// by class validates on all of them.
 pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
+    train_on(options, None)
+}
+
+/// [`train`], data-parallel over the ranks of `ranks` when given (each rank one process under
+/// `mpirun`): every rank builds the same data and model, trains on its share of global
+/// batches of `batch_size` × ranks samples, and averages gradients every step; rank 0 alone
+/// prints, writes the checkpoint, the model and the chart. Positions count global batches:
+/// a checkpoint resumes on another number of ranks with the same global batch.
+pub fn train_on(
+    options: &TrainOptions,
+    ranks: Option<Rc<dyn Communicator>>,
+) -> AppResult<TrainReport> {
+    let trainer = ranks.map(DataParallel::shared);
+    let root = trainer.as_ref().is_none_or(DataParallel::is_root);
+    let world = trainer.as_ref().map_or(1, DataParallel::world_size);
+    let options = &TrainOptions {
+        quiet: options.quiet || !root,
+        ..options.clone()
+    };
+    let global_batch = options.batch_size * world;
     let folder;
     let shapes;
     let dataset: &dyn Dataset = match &options.data {
@@ -137,7 +159,11 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
                 .into(),
         );
     }
-    let mut loader = DataLoader::new(&train_set, options.batch_size)?.shuffle(options.seed);
+    let mut loader = DataLoader::new(&train_set, global_batch)?.shuffle(options.seed);
+    if let Some(trainer) = &trainer {
+        // Each rank reads and augments only its rows of every global batch.
+        loader = loader.shard(trainer.rank(), world);
+    }
     if options.augment {
         loader = loader.transform(course_augmentation()?);
     }
@@ -155,6 +181,12 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
     let network = course_model(options.seed)?;
     if !options.quiet {
         println!("{}", network.summary());
+        if world > 1 {
+            println!(
+                "data-parallel on {world} ranks: global batches of {global_batch} ({} per rank)",
+                options.batch_size
+            );
+        }
     }
     let adam = Adam::new(AdamConfig {
         learning_rate: options.learning_rate,
@@ -193,29 +225,61 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         ..FitConfig::default()
     }
     .resume_from(&model);
-    let history = if options.in_memory {
-        // Keras's fit(x, y): every image in one tensor first, then the same training loop.
-        let train = load_all(&train_set)?;
-        let config = FitConfig {
-            validation: match validation_set.is_empty() {
-                true => Validation::None,
-                false => {
-                    let val = load_all(&validation_set)?;
-                    Validation::Data(val.images, Targets::Labels(val.labels))
-                }
-            },
-            ..config
-        };
-        model.fit(
-            &train.images,
-            &Targets::Labels(train.labels),
-            &config,
-            &mut callbacks,
-        )?
-    } else {
-        let validation =
-            (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
-        model.fit_batches(&train_batches, validation, &config, &mut callbacks)?
+    let validation =
+        (!validation_set.is_empty()).then_some(&validation_batches as &dyn BatchSource<f32>);
+    let history = match (&trainer, options.in_memory) {
+        (None, true) => {
+            // Keras's fit(x, y): every image in one tensor first, then the same loop.
+            let train = load_all(&train_set)?;
+            let config = FitConfig {
+                validation: match validation_set.is_empty() {
+                    true => Validation::None,
+                    false => {
+                        let val = load_all(&validation_set)?;
+                        Validation::Data(val.images, Targets::Labels(val.labels))
+                    }
+                },
+                ..config
+            };
+            model.fit(
+                &train.images,
+                &Targets::Labels(train.labels),
+                &config,
+                &mut callbacks,
+            )?
+        }
+        (None, false) => model.fit_batches(&train_batches, validation, &config, &mut callbacks)?,
+        (Some(trainer), in_memory) => {
+            let tensors;
+            let targets;
+            let in_memory_batches;
+            let report = if in_memory {
+                let train = load_all(&train_set)?;
+                tensors = train.images;
+                targets = Targets::Labels(train.labels);
+                in_memory_batches =
+                    TensorBatches::new(&tensors, &targets, global_batch)?.shuffle(options.seed);
+                trainer.fit(
+                    &mut model,
+                    &in_memory_batches,
+                    validation,
+                    &config,
+                    &mut callbacks,
+                )?
+            } else {
+                let local = &train_batches;
+                trainer.fit_local(&mut model, local, validation, &config, &mut callbacks)?
+            };
+            if !options.quiet {
+                let steps = report.reduce.steps.max(1) as f64;
+                println!(
+                    "all-reduce: {:.2} ms per step ({:.1} MB of gradients per step)",
+                    report.reduce.time.as_secs_f64() * 1e3 / steps,
+                    report.reduce.bytes as f64 / steps / 1e6
+                );
+            }
+            report.history
+        }
     };
     let train_seconds: f64 = history.epochs.iter().map(|e| e.train_seconds).sum();
     let trained: f64 = history
@@ -223,9 +287,11 @@ pub fn train(options: &TrainOptions) -> AppResult<TrainReport> {
         .iter()
         .map(|e| e.samples_per_second * e.train_seconds)
         .sum();
-    model.network().save(&options.model_path)?;
-    if !history.epochs.is_empty() {
-        Chart::loss(&history).save_png(&options.plot_path, 800, 500)?;
+    if root {
+        model.network().save(&options.model_path)?;
+        if !history.epochs.is_empty() {
+            Chart::loss(&history).save_png(&options.plot_path, 800, 500)?;
+        }
     }
     if !options.quiet {
         println!("model saved to {}", options.model_path.display());

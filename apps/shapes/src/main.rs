@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use clap::{Args, Parser, Subcommand};
 use shapes::{
-    course_model, load_model, predict, read_images, run_default, train, AppResult, TrainOptions,
+    course_model, load_model, predict, read_images, run_default, train, train_on, AppResult,
+    TrainOptions,
 };
 use strata_data::Shapes;
+use strata_distributed::Communicator;
 
 #[derive(Parser)]
 #[command(
@@ -92,6 +95,11 @@ struct TrainArgs {
     /// checkpoint (checkpoint.safetensors).
     #[arg(long, default_value = "shapes-output")]
     out: PathBuf,
+    /// Data-parallel training on the ranks started by mpirun (`train` only; needs the
+    /// build feature `distributed`): --batch-size is per rank, and rank 0 alone prints and
+    /// writes.
+    #[arg(long)]
+    distributed: bool,
 }
 
 impl Default for TrainArgs {
@@ -109,6 +117,7 @@ impl Default for TrainArgs {
             checkpoint_every_steps: 0,
             resume: false,
             out: PathBuf::from("shapes-output"),
+            distributed: false,
         }
     }
 }
@@ -163,7 +172,27 @@ fn learning_rate(text: &str) -> Result<f64, String> {
 fn execute(command: Command) -> AppResult<()> {
     match command {
         Command::Run(args) => {
+            if args.distributed {
+                return Err(
+                    "--distributed works with the train subcommand: shapes train --distributed"
+                        .into(),
+                );
+            }
             run_default(&args.options()?)?;
+        }
+        Command::Train(args) if args.distributed => {
+            let ranks = mpi_ranks()?;
+            let root = ranks.rank() == 0;
+            let world = ranks.world_size();
+            let report = train_on(&args.options()?, Some(ranks))?;
+            if root {
+                println!(
+                    "training on {world} ranks: {:.1}s, {:.0} images/s (rank 0's share; all ranks: {:.0})",
+                    report.train_seconds,
+                    report.images_per_second,
+                    report.images_per_second * world as f64
+                );
+            }
         }
         Command::Train(args) => {
             let report = train(&args.options()?)?;
@@ -189,6 +218,18 @@ fn execute(command: Command) -> AppResult<()> {
         Command::Summary => println!("{}", course_model(0)?.summary()),
     }
     Ok(())
+}
+
+/// The ranks started by mpirun (one process each).
+#[cfg(feature = "distributed")]
+fn mpi_ranks() -> AppResult<Rc<dyn Communicator>> {
+    Ok(Rc::new(strata_distributed::Mpi::init()?))
+}
+
+/// Without the `distributed` feature there is no MPI: say how to build it.
+#[cfg(not(feature = "distributed"))]
+fn mpi_ranks() -> AppResult<Rc<dyn Communicator>> {
+    Err("--distributed needs a build with MPI: cargo build --release -p shapes --features distributed (and Open MPI: apt-get install openmpi-bin libopenmpi-dev libclang-dev)".into())
 }
 
 fn main() -> ExitCode {

@@ -108,6 +108,7 @@ pub use error::{AutogradError, Result};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use grad_store::GradStore;
 pub use gradcheck::{check_gradients, ElementError, GradCheckReport, Tolerance};
+pub use ops::BatchStats;
 pub use var::{live_nodes, Var, VarId};
 
 /// The README's example, compiled and run as a doctest.

@@ -212,6 +212,8 @@ pub fn pool2d_case() -> impl Strategy<Value = (Vec<usize>, Pool2dOptions)> {
                 kernel,
                 stride,
                 padding,
+                dilation: [1, 1],
+                ceil_mode: false,
             };
             (vec![n, c, h, w], params)
         })

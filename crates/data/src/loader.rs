@@ -87,6 +87,8 @@ pub struct DataLoader<'a, D: Dataset + ?Sized> {
     seed: u64,
     drop_last: bool,
     transform: Option<Arc<dyn Transform>>,
+    /// (rank, ranks): each batch keeps only this rank's rows.
+    shard: Option<(usize, usize)>,
 }
 
 impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
@@ -105,6 +107,7 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
             seed: 0,
             drop_last: false,
             transform: None,
+            shard: None,
         })
     }
 
@@ -125,6 +128,17 @@ impl<'a, D: Dataset + ?Sized> DataLoader<'a, D> {
     /// Leaves out a final batch smaller than the batch size.
     pub fn drop_last(mut self, drop_last: bool) -> Self {
         self.drop_last = drop_last;
+        self
+    }
+
+    /// Keeps, of every batch, only the rows of rank `rank` among `ranks` (data-parallel
+    /// training): contiguous rows `len·rank/ranks .. len·(rank+1)/ranks` of each batch of
+    /// `len` samples, the split of `strata_distributed::shard_range`. The batches, the shuffle
+    /// and each sample's augmentation are those of the unsharded loader, but a rank reads
+    /// only its own rows. A batch with fewer samples than ranks is an error on every rank.
+    pub fn shard(mut self, rank: usize, ranks: usize) -> Self {
+        let ranks = ranks.max(1);
+        self.shard = Some((rank.min(ranks - 1), ranks));
         self
     }
 
@@ -243,8 +257,17 @@ impl<D: Dataset + ?Sized> Iterator for Batches<'_, '_, D> {
         if size == 0 || (self.loader.drop_last && size < self.loader.batch_size) {
             return None;
         }
-        let indices = &self.order[self.next..self.next + size];
+        let mut indices = &self.order[self.next..self.next + size];
         self.next += size;
+        if let Some((rank, ranks)) = self.loader.shard {
+            if size < ranks {
+                return Some(Err(DataError::invalid(
+                    "DataLoader::shard",
+                    format!("a batch of {size} samples cannot be shared by {ranks} ranks"),
+                )));
+            }
+            indices = &indices[size * rank / ranks..size * (rank + 1) / ranks];
+        }
         Some(self.loader.load_batch(indices, self.epoch, shape))
     }
 }
@@ -284,6 +307,38 @@ mod tests {
         assert_eq!(loader.epoch(0).count(), 2);
         assert_eq!(loader.num_batches(), 2);
         assert!(DataLoader::new(&d, 0).is_err());
+    }
+
+    #[test]
+    fn shards_together_are_the_batches_and_augment_alike() {
+        let d = tiny(11);
+        let whole = DataLoader::new(&d, 6)
+            .unwrap()
+            .shuffle(2)
+            .transform(Augment::new().then(HorizontalFlip));
+        let batches: Vec<Batch> = whole.epoch_from(1, 0).collect::<Result<_>>().unwrap();
+        for ranks in 1..=5 {
+            let parts: Vec<Vec<Batch>> = (0..ranks)
+                .map(|r| {
+                    whole
+                        .clone()
+                        .shard(r, ranks)
+                        .epoch_from(1, 0)
+                        .collect::<Result<_>>()
+                        .unwrap()
+                })
+                .collect();
+            for (step, batch) in batches.iter().enumerate() {
+                let labels: Vec<usize> =
+                    parts.iter().flat_map(|p| p[step].labels.clone()).collect();
+                let pixels: Vec<f32> = parts.iter().flat_map(|p| p[step].images.to_vec()).collect();
+                assert_eq!(labels, batch.labels, "{ranks} ranks");
+                assert_eq!(pixels, batch.images.to_vec(), "{ranks} ranks");
+            }
+        }
+        // The last batch (5 samples) cannot be split over 6 ranks.
+        let err = whole.shard(0, 6).epoch(1).nth(1).unwrap().unwrap_err();
+        assert!(err.to_string().contains("6 ranks"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,18 @@ pub enum LayersError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A gradient hook (see `Model::set_gradient_hook`) failed; keeps the hook's own
+    /// error (e.g. a failed collective operation of data-parallel training).
+    #[error("the gradient hook at batch {step} of epoch {epoch}: {source}")]
+    GradientHook {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch within the epoch (1-based).
+        step: usize,
+        /// The hook's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Training produced a gradient that is NaN or infinite.
     #[error("the gradient of {parameter} became non-finite at epoch {epoch}, step {step}: lower the learning rate or check the data")]
     NonFiniteGradient {

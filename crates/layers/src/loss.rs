@@ -2,7 +2,7 @@
 //! allows), binary cross-entropy and mean squared error.
 
 use serde::{Deserialize, Serialize};
-use strata_autograd::{CustomOp, Var};
+use strata_autograd::Var;
 use strata_tensor::{Element, Tensor};
 
 use crate::error::{LayersError, Result};
@@ -29,7 +29,8 @@ pub enum Loss {
     /// Binary cross-entropy of independent outputs against targets in `[0, 1]`: Keras
     /// `BinaryCrossentropy(from_logits)`; with logits, PyTorch's `nn.BCEWithLogitsLoss`.
     BinaryCrossentropy {
-        /// Logits (stable form `max(x, 0) − x·t + ln(1 + e^−|x|)`) or clipped probabilities.
+        /// Logits ([`Var::binary_cross_entropy_with_logits`]: `max(x, 0) − x·t + ln(1 + e^−|x|)`,
+        /// stable and accurate for any logits) or clipped probabilities.
         from_logits: bool,
     },
     /// Mean of squared differences over all elements: Keras `MeanSquaredError`, PyTorch
@@ -66,17 +67,13 @@ impl Loss {
             (Self::BinaryCrossentropy { from_logits }, Targets::Dense(t)) => {
                 check_same_shape("binary cross-entropy", output, t)?;
                 let t = Var::constant(t.clone());
-                let per_element = if from_logits {
-                    // max(x, 0) − x·t + ln(1 + e^−|x|), with |x| = relu(x) + relu(−x).
-                    let abs = output.relu().add(&output.neg().relu())?;
-                    let softplus = abs.neg().exp().add_scalar(T::one()).ln();
-                    output.relu().sub(&output.mul(&t)?)?.add(&softplus)?
-                } else {
-                    let p = clip_probabilities(output)?;
-                    let q = clip_probabilities(&output.neg().add_scalar(T::one()))?;
-                    let one_minus_t = t.neg().add_scalar(T::one());
-                    t.mul(&p.ln())?.add(&one_minus_t.mul(&q.ln())?)?.neg()
-                };
+                if from_logits {
+                    return Ok(output.binary_cross_entropy_with_logits(&t)?);
+                }
+                let p = clip_probabilities(output)?;
+                let q = clip_probabilities(&output.neg().add_scalar(T::one()))?;
+                let one_minus_t = t.neg().add_scalar(T::one());
+                let per_element = t.mul(&p.ln())?.add(&one_minus_t.mul(&q.ln())?)?.neg();
                 Ok(per_element.mean_all()?)
             }
             (Self::MeanSquaredError, Targets::Dense(t)) => {
@@ -156,38 +153,8 @@ fn cross_entropy_from_probs<T: Element>(probs: &Var<T>, targets: &Tensor<T>) -> 
     Ok(picked.mean_all()?.neg())
 }
 
-/// `clip(p, ε, 1 − ε)`, with zero gradient where clipped (as `tf.clip_by_value`).
+/// `clip(p, ε, 1 − ε)`, with zero gradient where clipped (as `tf.clip_by_value`; the rule is
+/// [`Var::clamp`]'s).
 fn clip_probabilities<T: Element>(p: &Var<T>) -> Result<Var<T>> {
-    Ok(Var::apply(ClipProbabilities, &[p])?)
-}
-
-/// The clip as a custom differentiable op.
-struct ClipProbabilities;
-
-impl<T: Element> CustomOp<T> for ClipProbabilities {
-    fn name(&self) -> &'static str {
-        "clip_probabilities"
-    }
-
-    fn forward(&self, inputs: &[&Tensor<T>]) -> strata_autograd::Result<Tensor<T>> {
-        let (low, high) = (T::from_f64_lossy(EPSILON), T::from_f64_lossy(1.0 - EPSILON));
-        Ok(inputs[0].clamp(low, high)?)
-    }
-
-    fn backward(
-        &self,
-        inputs: &[&Tensor<T>],
-        _output: &Tensor<T>,
-        grad_output: &Tensor<T>,
-    ) -> strata_autograd::Result<Vec<Option<Tensor<T>>>> {
-        let (low, high) = (T::from_f64_lossy(EPSILON), T::from_f64_lossy(1.0 - EPSILON));
-        let inside = inputs[0].map(|v| {
-            if v >= low && v <= high {
-                T::one()
-            } else {
-                T::zero()
-            }
-        });
-        Ok(vec![Some(grad_output.mul(&inside)?)])
-    }
+    Ok(p.clamp(T::from_f64_lossy(EPSILON), T::from_f64_lossy(1.0 - EPSILON))?)
 }

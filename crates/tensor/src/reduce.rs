@@ -249,12 +249,46 @@ impl<T: Element> Tensor<T> {
         })
     }
 
-    /// Log-softmax along `axis`: `x - log_sum_exp(x)`, stable for large logits.
+    /// Log-softmax along `axis`: `(x − max) − ln Σ exp(x − max)`, stable for large logits.
+    ///
+    /// The shift is subtracted first and the logarithm of the (at least 1) sum second, as
+    /// PyTorch's kernel does: `x − (max + ln Σ)` would round `max + ln Σ` to the precision
+    /// of `max`, which for `f32` logits of magnitude ~250 is an error of ~1e-5 absolute in
+    /// every log-probability and so ~1e-3 relative in the small ones' gradients. The sum is
+    /// taken as `ln_1p` of the terms other than the maximum's (which is exactly 1), so that a
+    /// log-probability close to 0 keeps its relative precision too.
+    ///
+    /// ```
+    /// use strata_tensor::Tensor;
+    /// let lp = Tensor::<f32>::from_vec(vec![250., 249.], &[1, 2])?.log_softmax(1)?.to_vec();
+    /// let exact = -(1.0f64 + (-1.0f64).exp()).ln(); // log-probability of the larger logit
+    /// assert!((f64::from(lp[0]) - exact).abs() < 1e-7);
+    /// # Ok::<(), strata_tensor::TensorError>(())
+    /// ```
     pub fn log_softmax(&self, axis: usize) -> Result<Self> {
         self.along_axis("log_softmax", axis, |src, out| {
-            let lse = log_sum_exp_run(src);
+            let max = nan_max(src);
+            if !max.is_finite() {
+                // All −inf, a +inf or a NaN: the plain formula gives what torch gives.
+                let lse = log_sum_exp_run(src);
+                for (o, &v) in out.iter_mut().zip(src) {
+                    *o = v - lse;
+                }
+                return;
+            }
+            // Σ exp(x − max) = 1 + (the other terms): ln_1p of the others keeps the
+            // log-probability of a dominant logit accurate where it is close to 0.
+            let first_max = src.iter().position(|&v| v == max).unwrap_or(0);
+            for (i, (o, &v)) in out.iter_mut().zip(src).enumerate() {
+                *o = if i == first_max {
+                    T::zero()
+                } else {
+                    (v - max).exp()
+                };
+            }
+            let log_total = pairwise_sum(out).ln_1p();
             for (o, &v) in out.iter_mut().zip(src) {
-                *o = v - lse;
+                *o = (v - max) - log_total;
             }
         })
     }

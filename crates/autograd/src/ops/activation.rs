@@ -1,10 +1,11 @@
-//! Activations: `relu`, `leaky_relu`, `sigmoid`, `tanh`.
+//! Activations and clips: `relu`, `leaky_relu`, `sigmoid`, `tanh`, `clamp`.
 //!
 //! At the kink of relu and leaky relu (x = 0) the gradient taken is the left one (0 and
 //! `slope`), as in PyTorch.
 
 use strata_tensor::Element;
 
+use crate::error::Result;
 use crate::var::Var;
 
 impl<T: Element> Var<T> {
@@ -41,6 +42,34 @@ impl<T: Element> Var<T> {
         self.record_unary("sigmoid", out, move |g| {
             Ok(g.mul(&s.map(|v| v * (T::one() - v)))?)
         })
+    }
+
+    /// `min(max(x, low), high)` (`torch.clamp`, `tf.clip_by_value`). ∂ = g where
+    /// `low ≤ x ≤ high` (the bounds included, as both frameworks), else 0. Keras's
+    /// cross-entropies from probabilities clip with it to `[1e-7, 1 − 1e-7]`.
+    ///
+    /// ```
+    /// use strata_autograd::Var;
+    /// use strata_tensor::Tensor;
+    /// let p = Var::parameter(Tensor::<f64>::from_vec(vec![0.0, 0.5, 1.0], &[3])?);
+    /// let g = p.clamp(0.1, 1.0)?.sum_all()?.backward()?;
+    /// assert_eq!(g.get(&p).unwrap().to_vec(), vec![0.0, 1.0, 1.0]);
+    /// # Ok::<(), strata_autograd::AutogradError>(())
+    /// ```
+    ///
+    /// A NaN stays NaN (and passes its gradient on); `low > high` is an error.
+    pub fn clamp(&self, low: T, high: T) -> Result<Var<T>> {
+        let x = self.value();
+        let out = x.clamp(low, high)?;
+        Ok(self.record_unary("clamp", out, move |g| {
+            Ok(g.zip_map(&x, "clamp_backward", |g, x| {
+                if x < low || x > high {
+                    T::zero()
+                } else {
+                    g
+                }
+            })?)
+        }))
     }
 
     /// Hyperbolic tangent. ∂ = g·(1 − tanh²) from the saved output.
@@ -84,6 +113,18 @@ mod tests {
         #[test]
         fn sigmoid_gradient(x in shape(3, 4).prop_flat_map(|s| tensor_in(s, -6.0, 6.0))) {
             let r = check_gradients(|v| Ok(v[0].sigmoid()), &[x], EPS, Tolerance::default())?;
+            prop_assert!(r.passed(), "{}", r);
+        }
+
+        #[test]
+        fn clamp_gradient(
+            x in shape(3, 4).prop_flat_map(|s| tensor_in(s, -2.0, 2.0)),
+            low in -1.5..-0.5f64,
+            high in 0.5..1.5f64,
+        ) {
+            // Keep every element 1e-3 from a bound: the rule is not differentiable there.
+            let x = x.map(|v| if (v - low).abs() < 1e-3 || (v - high).abs() < 1e-3 { 0.0 } else { v });
+            let r = check_gradients(|v| v[0].clamp(low, high), &[x], EPS, Tolerance::default())?;
             prop_assert!(r.passed(), "{}", r);
         }
 

@@ -57,11 +57,13 @@ impl<T: Element> Var<T> {
         }
         let log_probs = self.value().log_softmax(1)?;
         let lp = log_probs.to_vec();
-        let total: T = labels
+        let picked: Vec<T> = labels
             .iter()
             .enumerate()
             .map(|(i, &l)| lp[i * c + l])
-            .fold(T::zero(), |a, b| a + b);
+            .collect();
+        // Pairwise, as every other sum: the mean's rounding grows with log N, not N.
+        let total = Tensor::from_vec(picked, &[n])?.sum_all();
         let loss = Tensor::scalar(-total / lit(n as f64));
         let labels = labels.to_vec();
         Ok(self.record_unary(OP, loss, move |g| {

@@ -3,6 +3,8 @@
 
 mod activation;
 mod arith;
+mod batch_norm;
+mod binary_cross_entropy;
 mod conv;
 mod dropout;
 mod loss;
@@ -12,6 +14,8 @@ mod pool;
 mod reduce;
 mod shape;
 mod softmax;
+
+pub use batch_norm::BatchStats;
 
 use strata_tensor::{Element, Layout, Tensor};
 
@@ -61,3 +65,6 @@ pub(crate) fn scatter_into_zeros<T: Element>(
 pub(crate) fn lit<T: Element>(v: f64) -> T {
     T::from_f64_lossy(v)
 }
+
+#[cfg(test)]
+mod f32_accuracy_tests;

@@ -1,7 +1,7 @@
-//! BatchNorm2d: its configuration and module.
+//! BatchNorm2d and BatchNorm1d: their configurations and the module both build.
 
 use serde::{Deserialize, Serialize};
-use strata_autograd::{no_grad, Var};
+use strata_autograd::{no_grad, BatchStats, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::{expect_rank, BuildContext};
@@ -42,8 +42,14 @@ impl BatchNorm2dConfig {
         Self::default()
     }
 
-    /// PyTorch's defaults.
-    pub fn torch() -> Self {
+    /// Keras's defaults (`momentum 0.99`, `epsilon 1e-3`, biased running variance).
+    pub fn keras() -> Self {
+        Self::default()
+    }
+
+    /// PyTorch's defaults (`momentum=0.1`, i.e. our 0.9; `eps=1e-5`; unbiased running
+    /// variance).
+    pub fn pytorch() -> Self {
         Self {
             momentum: 0.9,
             epsilon: 1e-5,
@@ -51,8 +57,23 @@ impl BatchNorm2dConfig {
         }
     }
 
+    /// The same as [`BatchNorm2dConfig::pytorch`].
+    pub fn torch() -> Self {
+        Self::pytorch()
+    }
+
     pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNorm2d<T>> {
         expect_rank("BatchNormalization", ctx.input_shape, 3, "[C, H, W]")?;
+        self.build_for_rank(ctx, 3)
+    }
+
+    /// Checks the settings and builds the module for samples of rank `sample_rank` (the
+    /// channel axis first).
+    fn build_for_rank<T: Element>(
+        &self,
+        ctx: &mut BuildContext<'_>,
+        sample_rank: usize,
+    ) -> Result<BatchNorm<T>> {
         if !(0.0..=1.0).contains(&self.momentum)
             || self.epsilon.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
         {
@@ -69,8 +90,9 @@ impl BatchNorm2dConfig {
         for state in ["weight", "bias", "running_mean", "running_var"] {
             ctx.reserve(state, &[c])?;
         }
-        Ok(BatchNorm2d {
+        Ok(BatchNorm {
             config: *self,
+            sample_rank,
             gamma: Var::parameter(Tensor::ones(&[c])),
             beta: Var::parameter(Tensor::zeros(&[c])),
             running_mean: Var::constant(Tensor::zeros(&[c])),
@@ -79,33 +101,129 @@ impl BatchNorm2dConfig {
     }
 }
 
-/// The batch normalisation module built from a [`BatchNorm2dConfig`].
-pub struct BatchNorm2d<T: Element> {
+/// Batch normalisation of `[N, C]` or `[N, C, L]` batches over the channel axis 1: PyTorch
+/// `nn.BatchNorm1d(C)` ([`BatchNorm1dConfig::pytorch`]); for `[N, features]`, Keras
+/// `layers.BatchNormalization()` after a `Dense` (the default). The same rule, settings and
+/// running statistics as [`BatchNorm2dConfig`], each channel's statistics taken over the
+/// batch (and length).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BatchNorm1dConfig {
+    /// Weight of the old running value in each update. Default 0.99.
+    pub momentum: f64,
+    /// Added to the variance. Default 1e-3.
+    pub epsilon: f64,
+    /// Update the running variance with the unbiased batch variance (PyTorch). Default false.
+    pub unbiased_running_var: bool,
+}
+
+impl Default for BatchNorm1dConfig {
+    fn default() -> Self {
+        Self::keras()
+    }
+}
+
+impl BatchNorm1dConfig {
+    /// Keras's defaults (`momentum 0.99`, `epsilon 1e-3`, biased running variance).
+    pub fn keras() -> Self {
+        Self::from_settings(BatchNorm2dConfig::keras())
+    }
+
+    /// PyTorch's `nn.BatchNorm1d` defaults (`momentum=0.1`, i.e. our 0.9; `eps=1e-5`;
+    /// unbiased running variance).
+    pub fn pytorch() -> Self {
+        Self::from_settings(BatchNorm2dConfig::pytorch())
+    }
+
+    fn from_settings(c: BatchNorm2dConfig) -> Self {
+        Self {
+            momentum: c.momentum,
+            epsilon: c.epsilon,
+            unbiased_running_var: c.unbiased_running_var,
+        }
+    }
+
+    pub(super) fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> Result<BatchNorm<T>> {
+        let rank = ctx.input_shape.len();
+        if !(1..=2).contains(&rank) {
+            return Err(LayersError::config(
+                "BatchNormalization",
+                format!(
+                    "BatchNorm1d expects samples of shape [C] or [C, L], found {:?}",
+                    ctx.input_shape
+                ),
+            ));
+        }
+        let settings = BatchNorm2dConfig {
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+            unbiased_running_var: self.unbiased_running_var,
+        };
+        settings.build_for_rank(ctx, rank)
+    }
+}
+
+/// The module of [`BatchNorm2dConfig`].
+pub type BatchNorm2d<T> = BatchNorm<T>;
+
+/// The module of [`BatchNorm1dConfig`].
+pub type BatchNorm1d<T> = BatchNorm<T>;
+
+/// The batch normalisation module built from a [`BatchNorm2dConfig`] or a
+/// [`BatchNorm1dConfig`]: `gamma` and `beta` (`weight`, `bias`) and the running statistics,
+/// one of each per channel.
+pub struct BatchNorm<T: Element> {
     config: BatchNorm2dConfig,
+    sample_rank: usize,
     gamma: Var<T>,
     beta: Var<T>,
     running_mean: Var<T>,
     running_var: Var<T>,
 }
 
-impl<T: Element> BatchNorm2d<T> {
-    fn per_channel(v: &Var<T>, c: usize) -> Result<Var<T>> {
-        Ok(v.reshape(&[1, c, 1, 1])?)
+impl<T: Element> BatchNorm<T> {
+    /// `running ← momentum · running + (1 − momentum) · batch` for the mean and the variance
+    /// (the unbiased batch variance `var · M / (M − 1)` with `unbiased_running_var` and more
+    /// than one value per channel); plain tensor arithmetic outside the graph.
+    fn update_running(&self, stats: &BatchStats<T>) -> Result<()> {
+        no_grad(|| -> Result<()> {
+            let m = T::from_f64_lossy(self.config.momentum);
+            let count = stats.count as f64;
+            let correction = if self.config.unbiased_running_var && stats.count > 1 {
+                count / (count - 1.0)
+            } else {
+                1.0
+            };
+            let batch_var = stats.var.mul_scalar(T::from_f64_lossy(correction));
+            let blend = |old: &Tensor<T>, new: &Tensor<T>| -> Result<Tensor<T>> {
+                Ok(old.mul_scalar(m).add(&new.mul_scalar(T::one() - m))?)
+            };
+            self.running_mean
+                .set_value(blend(&self.running_mean.value(), &stats.mean)?)?;
+            self.running_var
+                .set_value(blend(&self.running_var.value(), &batch_var)?)?;
+            Ok(())
+        })
     }
 }
 
-impl<T: Element> Module<T> for BatchNorm2d<T> {
+impl<T: Element> Module<T> for BatchNorm<T> {
     fn kind(&self) -> &'static str {
         "BatchNormalization"
     }
 
     fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
         let c = self.gamma.shape()[0];
-        let &[n, channels, h, w] = input.shape() else {
-            return Err(LayersError::config(
-                "BatchNormalization",
-                format!("expects [N, C, H, W], found {:?}", input.shape()),
-            ));
+        let channels = match input.shape() {
+            &[_, channels, ..] if input.rank() == self.sample_rank + 1 => channels,
+            shape => {
+                return Err(LayersError::config(
+                    "BatchNormalization",
+                    format!(
+                        "expects batches of rank {}, [N, C, …], found {shape:?}",
+                        self.sample_rank + 1
+                    ),
+                ))
+            }
         };
         if channels != c {
             return Err(LayersError::config(
@@ -113,49 +231,23 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
                 format!("built for {c} channels, input {:?}", input.shape()),
             ));
         }
-        let eps = T::from_f64_lossy(self.config.epsilon);
-        let (mean, var) = if ctx.is_training() {
-            let mean = input.mean(&[0, 2, 3], true)?;
-            let centred = input.sub(&mean)?;
-            let var = centred.square().mean(&[0, 2, 3], true)?;
-            // Running statistics: plain tensor arithmetic outside the graph.
-            no_grad(|| -> Result<()> {
-                let m = T::from_f64_lossy(self.config.momentum);
-                let count = (n * h * w) as f64;
-                let correction = if self.config.unbiased_running_var && count > 1.0 {
-                    count / (count - 1.0)
-                } else {
-                    1.0
-                };
-                let batch_mean = mean.value().reshape(&[c])?;
-                let batch_var = var
-                    .value()
-                    .reshape(&[c])?
-                    .mul_scalar(T::from_f64_lossy(correction));
-                let blend = |old: &Tensor<T>, new: &Tensor<T>| -> Result<Tensor<T>> {
-                    Ok(old.mul_scalar(m).add(&new.mul_scalar(T::one() - m))?)
-                };
-                self.running_mean
-                    .set_value(blend(&self.running_mean.value(), &batch_mean)?)?;
-                self.running_var
-                    .set_value(blend(&self.running_var.value(), &batch_var)?)?;
-                Ok(())
-            })?;
-            (mean, var)
-        } else {
-            (
-                Self::per_channel(&self.running_mean, c)?,
-                Self::per_channel(&self.running_var, c)?,
-            )
-        };
-        let normalised = input.sub(&mean)?.div(&var.add_scalar(eps).sqrt())?;
-        Ok(normalised
-            .mul(&Self::per_channel(&self.gamma, c)?)?
-            .add(&Self::per_channel(&self.beta, c)?)?)
+        let eps = self.config.epsilon;
+        if !ctx.is_training() {
+            return Ok(input.batch_norm_eval(
+                &self.gamma,
+                &self.beta,
+                &self.running_mean.value(),
+                &self.running_var.value(),
+                eps,
+            )?);
+        }
+        let (output, stats) = input.batch_norm_train(&self.gamma, &self.beta, eps)?;
+        self.update_running(&stats)?;
+        Ok(output)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        expect_rank("BatchNormalization", input, 3, "[C, H, W]")?;
+        expect_rank("BatchNormalization", input, self.sample_rank, "[C, …]")?;
         Ok(input.to_vec())
     }
 
@@ -170,3 +262,7 @@ impl<T: Element> Module<T> for BatchNorm2d<T> {
         ]
     }
 }
+
+#[cfg(test)]
+#[path = "batch_norm_tests.rs"]
+mod tests;

@@ -11,15 +11,17 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod global_max_pool;
 mod padding;
 mod pooling;
 
 pub use activation::{Activation, ActivationLayer};
-pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig};
+pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
 pub use flatten::{Flatten, FlattenConfig};
+pub use global_max_pool::{GlobalMaxPool2d, GlobalMaxPool2dConfig};
 pub use padding::{Padding, ZeroPadding2d, ZeroPadding2dConfig};
 pub use pooling::{
     AvgPool2d, AvgPool2dConfig, GlobalAvgPool2d, GlobalAvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
@@ -80,7 +82,7 @@ pub struct BuildContext<'a> {
     /// file justifies.
     pub element_budget: usize,
     /// A check of the architecture only: layers reserve their state from the budget and
-    /// give their output shapes, but [`BuildContext::weight_and_bias`] draws no weights (it
+    /// give their output shapes, but `BuildContext::weight_and_bias` draws no weights (it
     /// returns empty placeholders). A bounded build runs this pass over every layer first,
     /// so that no layer allocates before the whole architecture is known to fit.
     pub dry_run: bool,
@@ -161,6 +163,8 @@ pub enum LayerConfig {
     AvgPool2d(AvgPool2dConfig),
     /// [`GlobalAvgPool2dConfig`].
     GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    /// [`GlobalMaxPool2dConfig`].
+    GlobalMaxPool2d(GlobalMaxPool2dConfig),
     /// [`ZeroPadding2dConfig`].
     ZeroPadding2d(ZeroPadding2dConfig),
     /// [`DropoutConfig`].
@@ -175,6 +179,8 @@ pub enum LayerConfig {
     Activation(Activation),
     /// [`BatchNorm2dConfig`].
     BatchNorm2d(BatchNorm2dConfig),
+    /// [`BatchNorm1dConfig`].
+    BatchNorm1d(BatchNorm1dConfig),
 }
 
 impl LayerConfig {
@@ -185,13 +191,14 @@ impl LayerConfig {
             Self::MaxPool2d(_) => "max_pooling2d",
             Self::AvgPool2d(_) => "average_pooling2d",
             Self::GlobalAvgPool2d(_) => "global_average_pooling2d",
+            Self::GlobalMaxPool2d(_) => "global_max_pooling2d",
             Self::ZeroPadding2d(_) => "zero_padding2d",
             Self::Dropout(_) => "dropout",
             Self::Dropout2d(_) => "spatial_dropout2d",
             Self::Flatten(_) => "flatten",
             Self::Dense(_) => "dense",
             Self::Activation(a) => a.base_name(),
-            Self::BatchNorm2d(_) => "batch_normalization",
+            Self::BatchNorm2d(_) | Self::BatchNorm1d(_) => "batch_normalization",
         }
     }
 
@@ -202,6 +209,7 @@ impl LayerConfig {
             Self::MaxPool2d(c) => Box::new(c.build()?),
             Self::AvgPool2d(c) => Box::new(c.build()?),
             Self::GlobalAvgPool2d(c) => Box::new(c.build()),
+            Self::GlobalMaxPool2d(c) => Box::new(c.build()),
             Self::ZeroPadding2d(c) => Box::new(c.build()),
             Self::Dropout(c) => Box::new(c.build()?),
             Self::Dropout2d(c) => Box::new(c.build()?),
@@ -209,6 +217,7 @@ impl LayerConfig {
             Self::Dense(c) => Box::new(c.build(ctx)?),
             Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
             Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
+            Self::BatchNorm1d(c) => Box::new(c.build(ctx)?),
         })
     }
 }
@@ -229,13 +238,15 @@ into_layer_config!(
     MaxPool2d(MaxPool2dConfig),
     AvgPool2d(AvgPool2dConfig),
     GlobalAvgPool2d(GlobalAvgPool2dConfig),
+    GlobalMaxPool2d(GlobalMaxPool2dConfig),
     ZeroPadding2d(ZeroPadding2dConfig),
     Dropout(DropoutConfig),
     Dropout2d(Dropout2dConfig),
     Flatten(FlattenConfig),
     Dense(DenseConfig),
     Activation(Activation),
-    BatchNorm2d(BatchNorm2dConfig)
+    BatchNorm2d(BatchNorm2dConfig),
+    BatchNorm1d(BatchNorm1dConfig)
 );
 
 /// Checks that a sample shape has the rank a layer needs, naming the layer and shape.

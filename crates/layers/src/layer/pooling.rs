@@ -1,4 +1,5 @@
-//! Max, average and global average pooling.
+//! Max and average pooling (with padding, dilation for max, and `ceil_mode`), and global
+//! average pooling.
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
@@ -9,7 +10,7 @@ use super::{expect_rank, Padding};
 use crate::error::{LayersError, Result};
 use crate::module::{ForwardContext, Module};
 
-/// The window of a pooling layer: size, stride and padding.
+/// The window of a pooling layer: size, stride, padding, dilation and rounding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolWindow {
     /// Window `[rows, cols]`.
@@ -19,6 +20,19 @@ pub struct PoolWindow {
     pub stride: Option<[usize; 2]>,
     /// Padding. Default valid.
     pub padding: Padding,
+    /// Spacing between taps (PyTorch `MaxPool2d(dilation=…)`; max pooling only, as in
+    /// PyTorch). Default `[1, 1]`.
+    #[serde(default = "undilated")]
+    pub dilation: [usize; 2],
+    /// Round the output size up, keeping a last partial window (PyTorch
+    /// `ceil_mode=True`). Default false.
+    #[serde(default)]
+    pub ceil_mode: bool,
+}
+
+/// The default dilation, for files written before it existed.
+fn undilated() -> [usize; 2] {
+    [1, 1]
 }
 
 impl PoolWindow {
@@ -28,6 +42,8 @@ impl PoolWindow {
             pool_size: [size, size],
             stride: None,
             padding: Padding::Valid,
+            dilation: [1, 1],
+            ceil_mode: false,
         }
     }
 
@@ -37,13 +53,17 @@ impl PoolWindow {
 
     /// Checks that the window and stride are positive.
     fn check(&self, layer: &str) -> Result<()> {
-        if self.pool_size.contains(&0) || self.resolved_stride().contains(&0) {
+        if self.pool_size.contains(&0)
+            || self.resolved_stride().contains(&0)
+            || self.dilation.contains(&0)
+        {
             return Err(LayersError::config(
                 layer,
                 format!(
-                    "pool size {:?} and stride {:?} must be positive",
+                    "pool size {:?}, stride {:?} and dilation {:?} must be positive",
                     self.pool_size,
-                    self.resolved_stride()
+                    self.resolved_stride(),
+                    self.dilation
                 ),
             ));
         }
@@ -54,13 +74,20 @@ impl PoolWindow {
     fn params(&self, layer: &str, spatial: [usize; 2]) -> Result<Pool2dOptions> {
         let padding = self
             .padding
-            .resolve(spatial, self.pool_size, self.resolved_stride(), [1, 1])
+            .resolve(
+                spatial,
+                self.pool_size,
+                self.resolved_stride(),
+                self.dilation,
+            )
             .map_err(|e| {
                 LayersError::config(layer, format!("padding for input {spatial:?}: {e}"))
             })?;
         Ok(Pool2dOptions::new(self.pool_size)
             .with_stride(self.resolved_stride())
-            .with_padding(padding))
+            .with_padding(padding)
+            .with_dilation(self.dilation)
+            .with_ceil_mode(self.ceil_mode))
     }
 
     /// The parameters for a batch `[N, C, H, W]`, or an error naming the layer.
@@ -87,8 +114,8 @@ impl PoolWindow {
 
 /// Max pooling: the largest value of each window (padding counts as −∞).
 ///
-/// PyTorch equivalent: `nn.MaxPool2d(kernel_size, stride, padding)`; Keras:
-/// `layers.MaxPooling2D(pool_size, strides, padding)`. Input `[N, C, H, W]`, output
+/// PyTorch equivalent: `nn.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode)`;
+/// Keras: `layers.MaxPooling2D(pool_size, strides, padding)`. Input `[N, C, H, W]`, output
 /// `[N, C, OH, OW]`; the stride defaults to the pool size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaxPool2dConfig {
@@ -114,6 +141,18 @@ impl MaxPool2dConfig {
     /// With a padding mode.
     pub fn padding(mut self, padding: Padding) -> Self {
         self.window.padding = padding;
+        self
+    }
+
+    /// With a dilation along both axes (PyTorch `dilation`).
+    pub fn dilation(mut self, dilation: usize) -> Self {
+        self.window.dilation = [dilation, dilation];
+        self
+    }
+
+    /// With the output size rounded up (PyTorch `ceil_mode`).
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.window.ceil_mode = ceil_mode;
         self
     }
 
@@ -191,9 +230,25 @@ impl AvgPool2dConfig {
         self
     }
 
-    /// Checks the configuration and builds the module.
+    /// With the output size rounded up (PyTorch `ceil_mode`; a partial last window is
+    /// divided as PyTorch divides it).
+    pub fn ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.window.ceil_mode = ceil_mode;
+        self
+    }
+
+    /// Checks the configuration (average pooling has no dilation) and builds the module.
     pub fn build(&self) -> Result<AvgPool2d> {
         self.window.check("AveragePooling2D")?;
+        if self.window.dilation != [1, 1] {
+            return Err(LayersError::config(
+                "AveragePooling2D",
+                format!(
+                    "average pooling takes no dilation (as PyTorch's AvgPool2d), found {:?}",
+                    self.window.dilation
+                ),
+            ));
+        }
         Ok(AvgPool2d { config: *self })
     }
 }
@@ -306,6 +361,31 @@ mod tests {
             vec![1, 3, 3]
         );
         assert!(MaxPool2dConfig::new(0).build().is_err());
+        assert!(MaxPool2dConfig::new(2).dilation(0).build().is_err());
+        let dilated = AvgPool2dConfig {
+            window: MaxPool2dConfig::new(2).dilation(2).window,
+            count_include_pad: false,
+        };
+        assert!(dilated
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("dilation"));
+        // ceil_mode keeps the partial last window: 7 → 4 with size 2, dilation 2 spans 3.
+        let ceil = MaxPool2dConfig::new(2).ceil_mode(true).build().unwrap();
+        assert_eq!(
+            Module::<f32>::output_shape(&ceil, &[1, 7, 7]).unwrap(),
+            vec![1, 4, 4]
+        );
+        let dilated = MaxPool2dConfig::new(2)
+            .dilation(2)
+            .stride(1)
+            .build()
+            .unwrap();
+        assert_eq!(
+            Module::<f32>::output_shape(&dilated, &[1, 7, 5]).unwrap(),
+            vec![1, 5, 3]
+        );
         assert!(
             Module::<f32>::output_shape(&MaxPool2dConfig::new(2).build().unwrap(), &[4, 7])
                 .is_err()
@@ -321,5 +401,13 @@ mod tests {
         let json = serde_json::to_string(&crate::layer::LayerConfig::from(pool)).unwrap();
         let back: crate::layer::LayerConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, pool.into());
+        let max = MaxPool2dConfig::new(3).dilation(2).ceil_mode(true);
+        let json = serde_json::to_string(&crate::layer::LayerConfig::from(max)).unwrap();
+        let back: crate::layer::LayerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, max.into());
+        // A configuration written before dilation and ceil_mode existed still loads.
+        let old = r#"{"type":"max_pool2d","pool_size":[2,2],"stride":null,"padding":"valid"}"#;
+        let back: crate::layer::LayerConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(back, MaxPool2dConfig::new(2).into());
     }
 }

@@ -16,8 +16,11 @@ pub enum EpsilonMode {
     Keras,
 }
 
-/// Settings of [`Adam`]. The defaults are Keras's: learning rate 0.001, β₁ 0.9, β₂ 0.999,
-/// ε 1e-7 added Keras's way; [`AdamConfig::torch`] gives PyTorch's.
+/// Settings of [`Adam`]. The defaults are Keras's, `keras.optimizers.Adam()`: learning rate
+/// 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7 added Keras's way, no AMSGrad;
+/// [`AdamConfig::pytorch`] gives `torch.optim.Adam`'s (the same but ε 1e-8 added after bias
+/// correction), [`AdamConfig::pytorch_adamw`] and [`AdamConfig::keras_adamw`] the two
+/// frameworks' AdamW.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
     /// Step size. Default 0.001.
@@ -36,6 +39,9 @@ pub struct AdamConfig {
     /// Decoupled weight decay (AdamW, `torch.optim.AdamW`, `keras.optimizers.AdamW`).
     /// Default false.
     pub decoupled_weight_decay: bool,
+    /// AMSGrad (Reddi et al.; `amsgrad=True` in both frameworks): divide by the running
+    /// maximum of the second-moment estimate instead of the estimate itself. Default false.
+    pub amsgrad: bool,
 }
 
 impl Default for AdamConfig {
@@ -48,13 +54,14 @@ impl Default for AdamConfig {
             epsilon_mode: EpsilonMode::Keras,
             weight_decay: 0.0,
             decoupled_weight_decay: false,
+            amsgrad: false,
         }
     }
 }
 
 impl AdamConfig {
     /// PyTorch's `torch.optim.Adam` defaults: ε 1e-8 added after bias correction.
-    pub fn torch() -> Self {
+    pub fn pytorch() -> Self {
         Self {
             epsilon: 1e-8,
             epsilon_mode: EpsilonMode::Torch,
@@ -62,13 +69,38 @@ impl AdamConfig {
         }
     }
 
-    /// PyTorch's `torch.optim.AdamW` defaults: as [`AdamConfig::torch`] with decoupled
+    /// The same as [`AdamConfig::pytorch`].
+    pub fn torch() -> Self {
+        Self::pytorch()
+    }
+
+    /// Keras's `keras.optimizers.Adam` defaults (the [`Default`]).
+    pub fn keras() -> Self {
+        Self::default()
+    }
+
+    /// PyTorch's `torch.optim.AdamW` defaults: as [`AdamConfig::pytorch`] with decoupled
     /// weight decay 0.01.
-    pub fn torch_adamw() -> Self {
+    pub fn pytorch_adamw() -> Self {
         Self {
             weight_decay: 0.01,
             decoupled_weight_decay: true,
-            ..Self::torch()
+            ..Self::pytorch()
+        }
+    }
+
+    /// The same as [`AdamConfig::pytorch_adamw`].
+    pub fn torch_adamw() -> Self {
+        Self::pytorch_adamw()
+    }
+
+    /// Keras's `keras.optimizers.AdamW` defaults: as [`AdamConfig::keras`] with decoupled
+    /// weight decay 0.004.
+    pub fn keras_adamw() -> Self {
+        Self {
+            weight_decay: 0.004,
+            decoupled_weight_decay: true,
+            ..Self::keras()
         }
     }
 }
@@ -93,6 +125,34 @@ impl<T: Element> Adam<T> {
             state: OptimizerState::new("adam"),
         })
     }
+
+    /// Adam with PyTorch's defaults ([`AdamConfig::pytorch`]).
+    pub fn pytorch() -> Self {
+        Self::with_defaults(AdamConfig::pytorch())
+    }
+
+    /// Adam with Keras's defaults ([`AdamConfig::keras`]).
+    pub fn keras() -> Self {
+        Self::with_defaults(AdamConfig::keras())
+    }
+
+    /// AdamW with PyTorch's defaults ([`AdamConfig::pytorch_adamw`]).
+    pub fn pytorch_adamw() -> Self {
+        Self::with_defaults(AdamConfig::pytorch_adamw())
+    }
+
+    /// AdamW with Keras's defaults ([`AdamConfig::keras_adamw`]).
+    pub fn keras_adamw() -> Self {
+        Self::with_defaults(AdamConfig::keras_adamw())
+    }
+
+    /// A framework's defaults, which are in range.
+    fn with_defaults(config: AdamConfig) -> Self {
+        Self {
+            config,
+            state: OptimizerState::new("adam"),
+        }
+    }
 }
 
 impl<T: Element> Optimizer<T> for Adam<T> {
@@ -112,20 +172,43 @@ impl<T: Element> Optimizer<T> for Adam<T> {
         };
         let (step_size, denom_scale) =
             (T::from_f64_lossy(step_size), T::from_f64_lossy(denom_scale));
-        self.state
-            .apply(params, ["exp_avg", "exp_avg_sq"], |value, grad, [m, v]| {
-                for (i, x) in value.iter_mut().enumerate() {
-                    let mut g = grad[i];
-                    if c.decoupled_weight_decay {
-                        *x = *x - lr * wd * *x;
-                    } else {
-                        g = g + wd * *x;
-                    }
-                    m[i] = b1 * m[i] + (T::one() - b1) * g;
-                    v[i] = b2 * v[i] + (T::one() - b2) * g * g;
-                    *x = *x - step_size * m[i] / (v[i].sqrt() / denom_scale + eps);
+        // One element: `max_v` is AMSGrad's running maximum, when configured.
+        let update = |x: &mut T, grad: T, m: &mut T, v: &mut T, max_v: Option<&mut T>| {
+            let mut g = grad;
+            if c.decoupled_weight_decay {
+                *x = *x - lr * wd * *x;
+            } else {
+                g = g + wd * *x;
+            }
+            *m = b1 * *m + (T::one() - b1) * g;
+            *v = b2 * *v + (T::one() - b2) * g * g;
+            let second = match max_v {
+                Some(max_v) => {
+                    *max_v = max_v.max(*v);
+                    *max_v
                 }
-            })
+                None => *v,
+            };
+            *x = *x - step_size * *m / (second.sqrt() / denom_scale + eps);
+        };
+        if c.amsgrad {
+            self.state.apply(
+                params,
+                ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+                |value, grad, [m, v, max_v]| {
+                    for (i, x) in value.iter_mut().enumerate() {
+                        update(x, grad[i], &mut m[i], &mut v[i], Some(&mut max_v[i]));
+                    }
+                },
+            )
+        } else {
+            self.state
+                .apply(params, ["exp_avg", "exp_avg_sq"], |value, grad, [m, v]| {
+                    for (i, x) in value.iter_mut().enumerate() {
+                        update(x, grad[i], &mut m[i], &mut v[i], None);
+                    }
+                })
+        }
     }
 
     fn learning_rate(&self) -> f64 {

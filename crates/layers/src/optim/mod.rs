@@ -252,6 +252,26 @@ mod tests {
                 )
             }),
             Box::new(|| Box::new(RmsProp::new(RmsPropConfig::default()).unwrap())),
+            Box::new(|| {
+                Box::new(
+                    Adam::new(AdamConfig {
+                        amsgrad: true,
+                        ..AdamConfig::pytorch()
+                    })
+                    .unwrap(),
+                )
+            }),
+            Box::new(|| {
+                Box::new(
+                    RmsProp::new(RmsPropConfig {
+                        momentum: 0.9,
+                        centered: true,
+                        weight_decay: 0.01,
+                        ..RmsPropConfig::keras()
+                    })
+                    .unwrap(),
+                )
+            }),
         ];
         for make in configs {
             let mut straight = make();
@@ -262,6 +282,96 @@ mod tests {
             resumed.load_state(first.state()).unwrap();
             assert_eq!(run(resumed.as_mut(), &halfway, 3), expected);
         }
+    }
+
+    #[test]
+    fn framework_defaults_are_one_call() {
+        // Each shortcut takes the same steps as `new` with the documented configuration.
+        type Pair = (Box<dyn Optimizer<f64>>, Box<dyn Optimizer<f64>>);
+        let pairs: Vec<Pair> = vec![
+            (
+                Box::new(Adam::pytorch()),
+                Box::new(Adam::new(AdamConfig::pytorch()).unwrap()),
+            ),
+            (
+                Box::new(Adam::keras()),
+                Box::new(Adam::new(AdamConfig::default()).unwrap()),
+            ),
+            (
+                Box::new(Adam::pytorch_adamw()),
+                Box::new(Adam::new(AdamConfig::pytorch_adamw()).unwrap()),
+            ),
+            (
+                Box::new(Adam::keras_adamw()),
+                Box::new(Adam::new(AdamConfig::keras_adamw()).unwrap()),
+            ),
+            (
+                Box::new(Sgd::pytorch()),
+                Box::new(Sgd::new(SgdConfig::pytorch()).unwrap()),
+            ),
+            (
+                Box::new(Sgd::keras()),
+                Box::new(Sgd::new(SgdConfig::default()).unwrap()),
+            ),
+            (
+                Box::new(RmsProp::pytorch()),
+                Box::new(RmsProp::new(RmsPropConfig::pytorch()).unwrap()),
+            ),
+            (
+                Box::new(RmsProp::keras()),
+                Box::new(RmsProp::new(RmsPropConfig::default()).unwrap()),
+            ),
+        ];
+        for (mut a, mut b) in pairs {
+            assert_eq!(a.learning_rate(), b.learning_rate());
+            assert_eq!(
+                run(a.as_mut(), &[1.0, -0.5], 3),
+                run(b.as_mut(), &[1.0, -0.5], 3)
+            );
+        }
+        // The documented numbers.
+        assert_eq!(Adam::<f64>::pytorch().learning_rate(), 1e-3);
+        assert_eq!(Sgd::<f64>::pytorch().learning_rate(), 1e-3);
+        assert_eq!(Sgd::<f64>::keras().learning_rate(), 1e-2);
+        assert_eq!(RmsProp::<f64>::pytorch().learning_rate(), 1e-2);
+        assert_eq!(RmsProp::<f64>::keras().learning_rate(), 1e-3);
+        assert_eq!(AdamConfig::pytorch().epsilon, 1e-8);
+        assert_eq!(AdamConfig::keras().epsilon, 1e-7);
+        assert_eq!(AdamConfig::pytorch_adamw().weight_decay, 0.01);
+        assert_eq!(AdamConfig::keras_adamw().weight_decay, 0.004);
+        assert_eq!(RmsPropConfig::pytorch().rho, 0.99);
+        assert_eq!(RmsPropConfig::keras().rho, 0.9);
+    }
+
+    #[test]
+    fn amsgrad_divides_by_the_largest_second_moment() {
+        // β₂ = 0.5, ε = 0, lr = 0.1, gradients 1 then 0.1 (set directly, not 2p).
+        let mut adam = Adam::new(AdamConfig {
+            learning_rate: 0.1,
+            beta2: 0.5,
+            epsilon: 0.0,
+            amsgrad: true,
+            ..AdamConfig::pytorch()
+        })
+        .unwrap();
+        let mut p = t(&[0.0]);
+        for g in [1.0, 0.1] {
+            p = adam
+                .step(&[ParamGrad {
+                    name: "p",
+                    value: &p,
+                    grad: &t(&[g]),
+                }])
+                .unwrap()
+                .remove(0);
+        }
+        // Step 1: m = 0.1, v = 0.5 → p = −0.1. Step 2: m = 0.1, v = 0.255, max 0.5;
+        // m̂ = 0.1/0.19, v̂ = 0.5/0.75: p = −0.1 − 0.1·(0.1/0.19)/sqrt(0.5/0.75).
+        let expected = -0.1 - 0.1 * (0.1 / 0.19) / (0.5f64 / 0.75).sqrt();
+        assert!(
+            (p.to_vec()[0] - expected).abs() < 1e-15,
+            "{p:?} vs {expected}"
+        );
     }
 
     #[test]

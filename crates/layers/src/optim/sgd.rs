@@ -5,7 +5,9 @@ use strata_tensor::{Element, Tensor};
 use super::{check_range, Optimizer, OptimizerState, ParamGrad};
 use crate::error::Result;
 
-/// Settings of [`Sgd`]; the defaults are plain SGD with learning rate 0.01 (Keras's default).
+/// Settings of [`Sgd`]; the defaults are Keras's `keras.optimizers.SGD()`: plain SGD with
+/// learning rate 0.01. [`SgdConfig::pytorch`] is `torch.optim.SGD`'s (learning rate 0.001);
+/// the other settings default to 0/false in both.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdConfig {
     /// Step size. Default 0.01.
@@ -29,6 +31,21 @@ impl Default for SgdConfig {
             nesterov: false,
             weight_decay: 0.0,
         }
+    }
+}
+
+impl SgdConfig {
+    /// PyTorch's `torch.optim.SGD` defaults (learning rate 0.001).
+    pub fn pytorch() -> Self {
+        Self {
+            learning_rate: 1e-3,
+            ..Self::default()
+        }
+    }
+
+    /// Keras's `keras.optimizers.SGD` defaults (the [`Default`]).
+    pub fn keras() -> Self {
+        Self::default()
     }
 }
 
@@ -59,6 +76,22 @@ impl<T: Element> Sgd<T> {
             config,
             state: OptimizerState::new("sgd"),
         })
+    }
+
+    /// SGD with PyTorch's defaults ([`SgdConfig::pytorch`]).
+    pub fn pytorch() -> Self {
+        Self {
+            config: SgdConfig::pytorch(),
+            state: OptimizerState::new("sgd"),
+        }
+    }
+
+    /// SGD with Keras's defaults ([`SgdConfig::keras`]).
+    pub fn keras() -> Self {
+        Self {
+            config: SgdConfig::keras(),
+            state: OptimizerState::new("sgd"),
+        }
     }
 }
 

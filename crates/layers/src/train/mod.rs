@@ -5,6 +5,7 @@
 mod callbacks;
 mod checkpoint;
 mod fit;
+mod gradient_hook;
 mod history;
 mod model;
 mod profile;
@@ -13,6 +14,7 @@ mod source;
 
 pub use callbacks::{Callback, Control, EarlyStopping, EpochHook, ModelCheckpoint, Monitor};
 pub use fit::{EpochSchedule, FitConfig, StepPosition, Validation};
+pub use gradient_hook::{GradientHook, HookResult, StepGradients};
 pub use history::{EpochStats, Evaluation, History};
 pub use model::Model;
 pub use profile::{LayerTime, StepProfile};

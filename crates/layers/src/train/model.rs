@@ -4,6 +4,7 @@ use strata_autograd::{GradStore, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::fit::StepPosition;
+use super::gradient_hook::{GradientHook, StepGradients};
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
@@ -19,6 +20,7 @@ pub struct Model<T: Element> {
     epochs_done: usize,
     steps_done: usize,
     tally: Tally,
+    gradient_hook: Option<Box<dyn GradientHook<T>>>,
 }
 
 impl<T: Element> Model<T> {
@@ -31,7 +33,19 @@ impl<T: Element> Model<T> {
             epochs_done: 0,
             steps_done: 0,
             tally: Tally::default(),
+            gradient_hook: None,
         }
+    }
+
+    /// Sets (or, with `None`, removes) the hook run on every training step (of
+    /// [`Model::train_step`], `fit` and `fit_batches`) between the backward pass and the
+    /// optimiser step, where it may change the step's loss and gradients; returns the hook
+    /// set before, if any.
+    pub fn set_gradient_hook(
+        &mut self,
+        hook: Option<Box<dyn GradientHook<T>>>,
+    ) -> Option<Box<dyn GradientHook<T>>> {
+        std::mem::replace(&mut self.gradient_hook, hook)
     }
 
     /// The network.
@@ -126,44 +140,66 @@ impl<T: Element> Model<T> {
     ) -> Result<(f64, Tensor<T>)> {
         let output = self.network.forward(&Var::constant(x.clone()), ctx)?;
         let loss = self.loss.compute(&output, y)?;
-        let loss_value = loss.value().item()?.to_f64().unwrap_or(f64::NAN);
-        if !loss_value.is_finite() {
-            return Err(LayersError::NonFiniteLoss {
-                epoch: position.epoch + 1,
-                step: position.step + 1,
-                value: loss_value,
-            });
+        let mut loss_value = loss.value().item()?.to_f64().unwrap_or(f64::NAN);
+        if !loss_value.is_finite() && self.gradient_hook.is_none() {
+            return Err(non_finite_loss(position, loss_value));
         }
         let grads = loss.backward()?;
-        if let Some(parameter) = self.first_non_finite_gradient(&grads) {
+        let mut gradients = self.named_gradients(&grads);
+        if let Some(hook) = self.gradient_hook.as_mut() {
+            hook.on_gradients(StepGradients {
+                position,
+                samples: y.len(),
+                loss: &mut loss_value,
+                gradients: &mut gradients,
+            })
+            .map_err(|source| LayersError::GradientHook {
+                epoch: position.epoch + 1,
+                step: position.step + 1,
+                source,
+            })?;
+            if !loss_value.is_finite() {
+                return Err(non_finite_loss(position, loss_value));
+            }
+        }
+        if let Some((parameter, _)) = gradients
+            .iter()
+            .find(|(_, g)| g.to_vec().iter().any(|v| !v.is_finite()))
+        {
             return Err(LayersError::NonFiniteGradient {
                 epoch: position.epoch + 1,
                 step: position.step + 1,
-                parameter,
+                parameter: parameter.clone(),
             });
         }
-        self.apply_gradients(&grads)?;
+        self.apply_named_gradients(&gradients)?;
         Ok((loss_value, output.value()))
     }
 
-    /// The name of the first parameter whose gradient holds a NaN or an infinity.
-    fn first_non_finite_gradient(&self, grads: &GradStore<T>) -> Option<String> {
-        self.network.parameters().iter().find_map(|(name, var)| {
-            let grad = grads.get(var)?;
-            grad.to_vec()
-                .iter()
-                .any(|g| !g.is_finite())
-                .then(|| name.to_string())
-        })
+    /// (name, gradient) of every parameter that has a gradient in `grads`, in order.
+    fn named_gradients(&self, grads: &GradStore<T>) -> Vec<(String, Tensor<T>)> {
+        self.network
+            .parameters()
+            .iter()
+            .filter_map(|(name, var)| Some((name.to_string(), grads.get(var)?.clone())))
+            .collect()
     }
 
     /// One optimiser step on the network's parameters with their gradients in `grads`.
     pub(crate) fn apply_gradients(&mut self, grads: &GradStore<T>) -> Result<()> {
+        let gradients = self.named_gradients(grads);
+        self.apply_named_gradients(&gradients)
+    }
+
+    /// One optimiser step with the gradients of the parameters named in `gradients`.
+    fn apply_named_gradients(&mut self, gradients: &[(String, Tensor<T>)]) -> Result<()> {
         let params = self.network.parameters();
+        let by_name: std::collections::HashMap<&str, &Tensor<T>> =
+            gradients.iter().map(|(n, g)| (n.as_str(), g)).collect();
         let mut updates: Vec<(&Var<T>, ParamGrad<'_, T>)> = Vec::with_capacity(params.len());
         let values: Vec<Tensor<T>> = params.iter().map(|(_, v)| v.value()).collect();
         for ((name, var), value) in params.iter().zip(&values) {
-            if let Some(grad) = grads.get(var) {
+            if let Some(grad) = by_name.get(name.as_str()) {
                 updates.push((var, ParamGrad { name, value, grad }));
             }
         }
@@ -180,6 +216,15 @@ impl<T: Element> Model<T> {
     /// cross-entropy); other outputs are returned as they are.
     pub fn predict(&self, x: &Tensor<T>, batch_size: usize) -> Result<Tensor<T>> {
         predict_probabilities(&self.network, self.loss, x, batch_size)
+    }
+}
+
+/// The error of a step whose loss is not finite, at `position` (named 1-based).
+fn non_finite_loss(position: StepPosition, value: f64) -> LayersError {
+    LayersError::NonFiniteLoss {
+        epoch: position.epoch + 1,
+        step: position.step + 1,
+        value,
     }
 }
 

@@ -9,6 +9,20 @@ use crate::error::Result;
 use crate::shape::numel;
 use crate::tensor::Tensor;
 
+/// The geometry of an average pooling, which has no dilation (PyTorch's neither).
+fn avg_geometry(op: &'static str, input: &[usize], params: &Pool2dOptions) -> Result<PoolGeometry> {
+    if params.dilation != [1, 1] {
+        return Err(crate::error::TensorError::invalid(
+            op,
+            format!(
+                "average pooling takes no dilation (as PyTorch's avg_pool2d), found {:?}",
+                params.dilation
+            ),
+        ));
+    }
+    PoolGeometry::new(op, input, params)
+}
+
 /// The divisor of the window of output `(y, x)`.
 #[inline]
 fn divisor<T: Element>(
@@ -47,13 +61,15 @@ pub fn avg_pool2d<T: Element>(
     params: &Pool2dOptions,
     count_include_pad: bool,
 ) -> Result<Tensor<T>> {
-    let g = PoolGeometry::new("avg_pool2d", input.shape(), params)?;
+    let g = avg_geometry("avg_pool2d", input.shape(), params)?;
     let x = input.contiguous();
     let x = x.storage();
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
     let mut out = buffer::zeroed(numel(&g.output_shape()));
-    if plane_out > 0 && plane_in > 0 {
+    if plane_out > 0 && plane_in > 0 && g.params.is_general() {
+        super::general::avg_pool(&g, x, &mut out, count_include_pad);
+    } else if plane_out > 0 && plane_in > 0 {
         out.par_chunks_mut(plane_out)
             .enumerate()
             .for_each(|(plane, out)| {
@@ -97,14 +113,16 @@ pub fn avg_pool2d_backward<T: Element>(
     count_include_pad: bool,
 ) -> Result<Tensor<T>> {
     const OP: &str = "avg_pool2d_backward";
-    let g = PoolGeometry::new(OP, input_shape, params)?;
+    let g = avg_geometry(OP, input_shape, params)?;
     g.check_grad_output(OP, grad_output.shape())?;
     let dy = grad_output.contiguous();
     let dy = dy.storage();
     let plane_in = g.h * g.w;
     let plane_out = g.oh * g.ow;
     let mut dx = buffer::zeroed(numel(&g.input_shape()));
-    if plane_out > 0 && plane_in > 0 {
+    if plane_out > 0 && plane_in > 0 && g.params.is_general() {
+        super::general::avg_pool_backward(&g, dy, &mut dx, count_include_pad);
+    } else if plane_out > 0 && plane_in > 0 {
         dx.par_chunks_mut(plane_in)
             .enumerate()
             .for_each(|(plane, dxp)| {

@@ -74,6 +74,7 @@ pub fn max_pool2d<T: Element>(input: &Tensor<T>, params: &Pool2dOptions) -> Resu
     let mut out = buffer::dirty(numel(&g.output_shape()));
     if g.oh * g.ow > 0 && g.h * g.w > 0 {
         match g.params.kernel[1] {
+            _ if g.params.is_general() => super::general::max_pool(&g, x.storage(), &mut out, None),
             2 => pool_planes::<T, 2>(&g, x.storage(), &mut out, None),
             3 => pool_planes::<T, 3>(&g, x.storage(), &mut out, None),
             _ => pool_planes::<T, 0>(&g, x.storage(), &mut out, None),
@@ -118,6 +119,7 @@ pub fn max_pool2d_with_indices<T: Element>(
     if g.oh * g.ow > 0 && g.h * g.w > 0 {
         let at = Some(indices.as_mut_slice());
         match g.params.kernel[1] {
+            _ if g.params.is_general() => super::general::max_pool(&g, x.storage(), &mut out, at),
             2 => pool_planes::<T, 2>(&g, x.storage(), &mut out, at),
             3 => pool_planes::<T, 3>(&g, x.storage(), &mut out, at),
             _ => pool_planes::<T, 0>(&g, x.storage(), &mut out, at),

@@ -1,11 +1,15 @@
 //! Pooling on NCHW batches: max pooling (with the positions of the maxima its backward pass needs),
 //! average pooling and global average pooling, each with its backward kernel.
 //!
-//! Windows are placed as in PyTorch with `ceil_mode=False`: `OH = (H + top + bottom - kh) /
-//! sh + 1`. Padding is at most `kernel - 1` per side, so every window holds at least one input
-//! element. Planes are processed in parallel; results do not depend on the number of threads.
+//! Windows are placed as in PyTorch: `OH = (H + top + bottom − (dh·(kh − 1) + 1)) / sh + 1`,
+//! rounded up with `ceil_mode` (and then one fewer if the last window would start past the
+//! input and its top padding). Padding is at most `kernel − 1` per side, so every window
+//! holds at least one input element. Dilated or `ceil_mode` windows go through the plain
+//! loops of `general.rs`; the others through the tuned kernels. Planes are processed in
+//! parallel; results do not depend on the number of threads.
 
 mod avg;
+mod general;
 mod global;
 mod max;
 #[cfg(test)]
@@ -37,6 +41,13 @@ pub struct Pool2dOptions {
     /// Padding per side, each side smaller than the kernel along its axis. Max pooling treats
     /// padding as `-∞`; average pooling as zeros (counted in the divisor or not).
     pub padding: Padding2d,
+    /// Spacing between window taps `[rows, cols]` (PyTorch's `dilation`; 1 = dense);
+    /// must be positive. Max pooling only, as in PyTorch. Default `[1, 1]`.
+    pub dilation: [usize; 2],
+    /// Round the output size up (PyTorch's `ceil_mode=True`): a last, partial window
+    /// covers what is left of the input when the stride does not divide it. Such a window
+    /// is averaged over its elements inside the (padded) input only. Default false.
+    pub ceil_mode: bool,
 }
 
 impl Pool2dOptions {
@@ -46,7 +57,26 @@ impl Pool2dOptions {
             kernel,
             stride: kernel,
             padding: Padding2d::default(),
+            dilation: [1, 1],
+            ceil_mode: false,
         }
+    }
+
+    /// The same parameters with another dilation.
+    pub fn with_dilation(mut self, dilation: [usize; 2]) -> Self {
+        self.dilation = dilation;
+        self
+    }
+
+    /// The same parameters with `ceil_mode` set or not.
+    pub fn with_ceil_mode(mut self, ceil_mode: bool) -> Self {
+        self.ceil_mode = ceil_mode;
+        self
+    }
+
+    /// Whether the windows need the general loops (dilated or `ceil_mode`).
+    pub(crate) fn is_general(&self) -> bool {
+        self.dilation != [1, 1] || self.ceil_mode
     }
 
     /// The same parameters with another stride.
@@ -73,6 +103,7 @@ impl Pool2dOptions {
     fn output_size_for(&self, op: &'static str, input: [usize; 2]) -> Result<[usize; 2]> {
         crate::conv::check_positive(op, "kernel size", self.kernel)?;
         crate::conv::check_positive(op, "stride", self.stride)?;
+        crate::conv::check_positive(op, "dilation", self.dilation)?;
         let p = self.padding;
         if p.top.max(p.bottom) >= self.kernel[0] || p.left.max(p.right) >= self.kernel[1] {
             return Err(TensorError::invalid(
@@ -98,19 +129,72 @@ impl Pool2dOptions {
             ));
         };
         let padded = [padded_h, padded_w];
-        if self.kernel[0] > padded[0] || self.kernel[1] > padded[1] {
+        // The span of a window: (k − 1)·d + 1.
+        let span = |axis: usize| {
+            (self.kernel[axis] - 1)
+                .checked_mul(self.dilation[axis])
+                .and_then(|v| v.checked_add(1))
+        };
+        let (Some(span_h), Some(span_w)) = (span(0), span(1)) else {
+            return Err(TensorError::invalid(
+                op,
+                format!(
+                    "sizes overflow: kernel {:?}, dilation {:?}",
+                    self.kernel, self.dilation
+                ),
+            ));
+        };
+        let span = [span_h, span_w];
+        if span[0] > padded[0] || span[1] > padded[1] {
             return Err(TensorError::shape(
                 op,
                 format!(
-                    "kernel {:?} is larger than the padded input {padded:?} (input {input:?})",
-                    self.kernel
+                    "kernel {:?} (dilation {:?}) is larger than the padded input {padded:?} \
+                     (input {input:?})",
+                    self.kernel, self.dilation
                 ),
             ));
         }
-        Ok([
-            (padded[0] - self.kernel[0]) / self.stride[0] + 1,
-            (padded[1] - self.kernel[1]) / self.stride[1] + 1,
-        ])
+        let size = |axis: usize, before: usize| {
+            let room = padded[axis] - span[axis];
+            let s = self.stride[axis];
+            let mut out = if self.ceil_mode {
+                room.div_ceil(s) + 1
+            } else {
+                room / s + 1
+            };
+            // PyTorch: the last window must start inside the input or its leading padding.
+            if self.ceil_mode && (out - 1) * s >= input[axis] + before {
+                out -= 1;
+            }
+            out
+        };
+        let out = [size(0, p.top), size(1, p.left)];
+        // Undilated, padding < kernel leaves an input element in every window; dilated taps
+        // can straddle the input and land on padding only, which no framework defines.
+        for (axis, before, len) in [(0, p.top, input[0]), (1, p.left, input[1])] {
+            if self.dilation[axis] == 1 {
+                continue;
+            }
+            let (s, k, d) = (self.stride[axis], self.kernel[axis], self.dilation[axis]);
+            let empty = (0..out[axis]).find(|&o| {
+                !(0..k).any(|j| {
+                    let at = o * s + j * d; // in padded coordinates
+                    at >= before && at < before + len
+                })
+            });
+            if let Some(o) = empty {
+                return Err(TensorError::invalid(
+                    op,
+                    format!(
+                        "window {o} along axis {axis} covers only padding (kernel {:?}, \
+                         dilation {:?}, padding {p:?}, input {input:?})",
+                        self.kernel, self.dilation
+                    ),
+                ));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -74,6 +74,8 @@ pub fn case_strategy() -> impl Strategy<Value = Case> {
                     kernel: [kh, kw],
                     stride: [sh, sw],
                     padding,
+                    dilation: [1, 1],
+                    ceil_mode: false,
                 },
             }
         })

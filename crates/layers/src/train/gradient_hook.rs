@@ -1,0 +1,167 @@
+//! A hook between the backward pass and the optimiser step: whatever needs to see or change a
+//! step's gradients before they are applied (averaging them across processes in data-parallel
+//! training, clipping them, logging their norms).
+
+use strata_tensor::{Element, Tensor};
+
+use super::StepPosition;
+
+/// What a [`GradientHook`] returns: its own error type, kept whole as the source of
+/// [`LayersError::GradientHook`](crate::LayersError::GradientHook).
+pub type HookResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// One training step's gradients as a [`GradientHook`] sees them.
+#[derive(Debug)]
+pub struct StepGradients<'a, T: Element> {
+    /// Where training is (0-based): `fit` passes the epoch and step; a bare
+    /// [`Model::train_step`](super::Model::train_step) passes epoch 0, step 0.
+    pub position: StepPosition,
+    /// Samples in the batch the gradients were computed on.
+    pub samples: usize,
+    /// The batch's loss as computed (the mean over `samples`). The hook may replace it, for
+    /// example by the mean over every process's batch: the replaced value is the one reported
+    /// and checked for being finite.
+    pub loss: &'a mut f64,
+    /// Each parameter that received a gradient, as (stable name, gradient), in the
+    /// network's parameter order. The hook may replace any gradient by another of the same
+    /// shape (the optimiser checks shapes); the replaced gradients are the ones applied and
+    /// checked for being finite.
+    pub gradients: &'a mut [(String, Tensor<T>)],
+}
+
+/// Runs after every training step's backward pass and before its optimiser step
+/// (see [`Model::set_gradient_hook`](super::Model::set_gradient_hook)).
+///
+/// It is called on every step, also one whose loss or gradients are not finite (those are
+/// checked after the hook, so that processes that must take part in a collective operation
+/// on every step all do); an error it returns stops training with that error and leaves the
+/// parameters unchanged.
+pub trait GradientHook<T: Element> {
+    /// Sees, and may change, one step's loss and gradients.
+    fn on_gradients(&mut self, step: StepGradients<'_, T>) -> HookResult;
+}
+
+impl<T: Element, F> GradientHook<T> for F
+where
+    F: FnMut(StepGradients<'_, T>) -> HookResult,
+{
+    fn on_gradients(&mut self, step: StepGradients<'_, T>) -> HookResult {
+        self(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{Activation, DenseConfig};
+    use crate::loss::Loss;
+    use crate::module::ForwardContext;
+    use crate::optim::{Sgd, SgdConfig};
+    use crate::train::Model;
+    use crate::{LayersError, Sequential, Targets};
+
+    fn model(learning_rate: f64) -> Model<f64> {
+        let network = Sequential::builder(&[3])
+            .seed(7)
+            .add(DenseConfig::new(4).activation(Activation::Tanh))
+            .add(DenseConfig::new(2))
+            .build()
+            .unwrap();
+        let sgd = Sgd::new(SgdConfig {
+            learning_rate,
+            ..SgdConfig::default()
+        })
+        .unwrap();
+        Model::new(
+            network,
+            Loss::SparseCategoricalCrossentropy { from_logits: true },
+            sgd,
+        )
+    }
+
+    fn batch() -> (Tensor<f64>, Targets<f64>) {
+        let x = Tensor::from_vec(vec![0.5, -1.0, 0.25, 1.5, 0.75, -0.5], &[2, 3]).unwrap();
+        (x, Targets::Labels(vec![0, 1]))
+    }
+
+    fn weights(model: &Model<f64>) -> Vec<Vec<f64>> {
+        let params = model.network().parameters();
+        params.iter().map(|(_, v)| v.value().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_hook_changes_the_gradients_that_are_applied() {
+        // Doubling every gradient under SGD is a step at twice the rate: bit for bit, as
+        // both scale an exact product by two.
+        let (x, y) = batch();
+        let mut doubled = model(0.1);
+        let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+        let counter = seen.clone();
+        let previous = doubled.set_gradient_hook(Some(Box::new(
+            move |step: StepGradients<'_, f64>| -> HookResult {
+                assert_eq!(step.samples, 2);
+                counter.set(counter.get() + step.gradients.len());
+                for (_, g) in step.gradients.iter_mut() {
+                    *g = g.mul_scalar(2.0);
+                }
+                Ok(())
+            },
+        )));
+        assert!(previous.is_none());
+        let mut faster = model(0.2);
+        for _ in 0..3 {
+            doubled
+                .train_step(&x, &y, &mut ForwardContext::train(1))
+                .unwrap();
+            faster
+                .train_step(&x, &y, &mut ForwardContext::train(1))
+                .unwrap();
+        }
+        assert_eq!(weights(&doubled), weights(&faster));
+        assert_eq!(seen.get(), 3 * 4, "four parameters on each of three steps");
+        assert!(doubled.set_gradient_hook(None).is_some());
+    }
+
+    #[test]
+    fn a_failing_hook_or_a_non_finite_loss_leaves_the_parameters_unchanged() {
+        let (x, y) = batch();
+        let mut m = model(0.1);
+        let before = weights(&m);
+        m.set_gradient_hook(Some(Box::new(|_: StepGradients<'_, f64>| -> HookResult {
+            Err("the other process hung up".into())
+        })));
+        let err = m
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap_err();
+        assert!(
+            matches!(err, LayersError::GradientHook { step: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("hung up"), "{err}");
+        m.set_gradient_hook(Some(Box::new(
+            |step: StepGradients<'_, f64>| -> HookResult {
+                *step.loss = f64::NAN;
+                Ok(())
+            },
+        )));
+        let err = m
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap_err();
+        assert!(matches!(err, LayersError::NonFiniteLoss { .. }), "{err}");
+        m.set_gradient_hook(Some(Box::new(
+            |step: StepGradients<'_, f64>| -> HookResult {
+                let (_, g) = &mut step.gradients[1];
+                *g = g.mul_scalar(f64::INFINITY);
+                Ok(())
+            },
+        )));
+        let err = m
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap_err();
+        assert!(
+            matches!(&err, LayersError::NonFiniteGradient { parameter, .. } if parameter == "dense.bias"),
+            "{err}"
+        );
+        assert_eq!(weights(&m), before);
+    }
+}
