@@ -50,7 +50,10 @@ fn memory_does_not_grow_across_epochs() {
     let augment = Augment::new()
         .then(RandomShift::new(0.1, 0.1).unwrap())
         .then(HorizontalFlip);
-    let train_loader = DataLoader::new(&train, 30).unwrap().shuffle(3).transform(augment);
+    let train_loader = DataLoader::new(&train, 30)
+        .unwrap()
+        .shuffle(3)
+        .transform(augment);
     let validation_loader = DataLoader::new(&validation, 30).unwrap();
     let network = Sequential::<f32>::builder(&[3, 128, 128])
         .seed(4)
@@ -82,7 +85,12 @@ fn memory_does_not_grow_across_epochs() {
     };
     let mut log = MemoryLog(Vec::new());
     model
-        .fit_batches(&batches, Some(&validation_batches), &config, &mut [&mut log])
+        .fit_batches(
+            &batches,
+            Some(&validation_batches),
+            &config,
+            &mut [&mut log],
+        )
         .unwrap();
     let rss = log.0;
     eprintln!("resident set after each epoch (KiB): {rss:?}");
