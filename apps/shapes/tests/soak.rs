@@ -2,7 +2,7 @@
 //! loader for many epochs, with validation, does not grow the process's memory after the
 //! first epochs have warmed the buffer cache.
 //!
-//! `cargo test --release -p shapes --test soak -- --ignored --nocapture` (about two minutes
+//! `cargo test --release -p shapes --test soak -- --ignored --nocapture` (about 4 s once built,
 //! on a 2-core machine). Linux only: it reads the resident set from `/proc/self/status`.
 
 use strata_data::{Augment, Batch, DataLoader, HorizontalFlip, RandomShift, Shapes};
