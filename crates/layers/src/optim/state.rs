@@ -63,7 +63,9 @@ impl<T: Element> OptimizerState<T> {
                 .try_into()
                 .map_err(|_| LayersError::config(self.kind.clone(), "buffer count"))?;
             let mut value = p.value.to_vec();
-            update(&mut value, &p.grad.to_vec(), &mut buffers);
+            // Borrowed, not copied: a gradient is contiguous (then this shares its storage).
+            let grad = p.grad.contiguous();
+            update(&mut value, grad.storage(), &mut buffers);
             for (key, buffer) in keys.iter().zip(buffers) {
                 self.put(key, buffer, shape)?;
             }

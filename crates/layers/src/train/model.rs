@@ -164,7 +164,7 @@ impl<T: Element> Model<T> {
         }
         if let Some((parameter, _)) = gradients
             .iter()
-            .find(|(_, g)| g.to_vec().iter().any(|v| !v.is_finite()))
+            .find(|(_, g)| g.contiguous().storage().iter().any(|v| !v.is_finite()))
         {
             return Err(LayersError::NonFiniteGradient {
                 epoch: position.epoch + 1,
