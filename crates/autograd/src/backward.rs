@@ -25,7 +25,7 @@ impl<T: Element> Var<T> {
     /// Backward from an output of any shape, seeded with `grad_output` (of the output's
     /// shape): computes the vector–Jacobian product `grad_outputᵀ·J` for every leaf.
     pub fn backward_with(&self, grad_output: &Tensor<T>) -> Result<GradStore<T>> {
-        self.backward_observed(grad_output, &mut |_, _| {})
+        self.backward_observed(grad_output, &mut Unobserved)
     }
 
     /// [`backward`](Var::backward), also timing each recorded op's backward rule (with the
@@ -44,30 +44,54 @@ impl<T: Element> Var<T> {
     /// # Ok::<(), strata_autograd::AutogradError>(())
     /// ```
     pub fn backward_timed(&self) -> Result<(GradStore<T>, Vec<NodeTiming>)> {
+        /// Keeps every op's timing.
+        struct Timings(Vec<NodeTiming>);
+        impl<T: Element> BackwardObserver<T> for Timings {
+            fn times_ops(&self) -> bool {
+                true
+            }
+            fn op_done(&mut self, timing: NodeTiming) {
+                self.0.push(timing);
+            }
+        }
         if self.value().numel() != 1 {
             return Err(AutogradError::NotScalar {
                 shape: self.shape().to_vec(),
             });
         }
-        let mut timings = Vec::new();
-        let grads = self.backward_observed(&Tensor::ones(self.shape()), &mut |var, time| {
-            if let Some(op) = var.op_name() {
-                timings.push(NodeTiming {
-                    id: var.id(),
-                    op,
-                    time,
-                });
-            }
-        })?;
-        Ok((grads, timings))
+        let mut timings = Timings(Vec::new());
+        let grads = self.backward_observed(&Tensor::ones(self.shape()), &mut timings)?;
+        Ok((grads, timings.0))
     }
 
-    /// The backward pass; `observe` receives every visited variable with the time spent on
-    /// it.
-    fn backward_observed(
+    /// [`backward_with`](Var::backward_with), telling `observer` what happens as the pass
+    /// goes: each op's time (only when [`BackwardObserver::times_ops`]; otherwise no clock
+    /// is read) and the moment each leaf's gradient is complete.
+    ///
+    /// ```
+    /// use strata_autograd::{BackwardObserver, Var};
+    /// use strata_tensor::Tensor;
+    ///
+    /// /// Notes the leaves in the order their gradients become final.
+    /// struct Ready(Vec<f32>);
+    /// impl BackwardObserver<f32> for Ready {
+    ///     fn gradient_ready(&mut self, _leaf: &Var<f32>, grad: &Tensor<f32>) {
+    ///         self.0.push(grad.to_vec()[0]);
+    ///     }
+    /// }
+    /// let a = Var::parameter(Tensor::from_vec(vec![2.0f32], &[1])?);
+    /// let b = Var::parameter(Tensor::from_vec(vec![3.0f32], &[1])?);
+    /// let y = a.mul(&b)?.sum_all()?;
+    /// let mut ready = Ready(Vec::new());
+    /// y.backward_observed(&Tensor::ones(&[]), &mut ready)?;
+    /// ready.0.sort_by(f32::total_cmp);
+    /// assert_eq!(ready.0, [2.0, 3.0]); // dy/db = a, dy/da = b
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backward_observed(
         &self,
         grad_output: &Tensor<T>,
-        observe: &mut dyn FnMut(&Var<T>, Duration),
+        observer: &mut dyn BackwardObserver<T>,
     ) -> Result<GradStore<T>> {
         if grad_output.shape() != self.shape() {
             return Err(AutogradError::shape(
@@ -83,16 +107,19 @@ impl<T: Element> Var<T> {
         if !self.requires_grad() {
             return Ok(store);
         }
+        let timed = observer.times_ops();
         let mut pending: HashMap<VarId, Tensor<T>> = HashMap::new();
         pending.insert(self.id(), grad_output.clone());
         for var in topological_order(self).iter().rev() {
             let Some(grad) = pending.remove(&var.id()) else {
                 continue;
             };
-            let started = Instant::now();
+            let started = timed.then(Instant::now);
             let inputs = var.inputs();
             let needs: Vec<bool> = inputs.iter().map(Var::requires_grad).collect();
             let Some((op, grads)) = var.run_backward(&grad, &needs) else {
+                // A leaf: every op that used it came later in the graph and has run.
+                observer.gradient_ready(var, &grad);
                 store.insert_id(var.id(), grad);
                 continue;
             };
@@ -121,11 +148,39 @@ impl<T: Element> Var<T> {
                     None => pending.insert(input.id(), g),
                 };
             }
-            observe(var, started.elapsed());
+            if let Some(started) = started {
+                observer.op_done(NodeTiming {
+                    id: var.id(),
+                    op,
+                    time: started.elapsed(),
+                });
+            }
         }
         Ok(store)
     }
 }
+
+/// What a caller learns as a backward pass goes (see [`Var::backward_observed`]): the one
+/// hook behind profiles ([`Var::backward_timed`]) and behind starting work on gradients
+/// before the pass ends. Every method has a default that does nothing.
+pub trait BackwardObserver<T: Element> {
+    /// Whether [`op_done`](BackwardObserver::op_done) is wanted: only then does the pass
+    /// read the clock around each op.
+    fn times_ops(&self) -> bool {
+        false
+    }
+
+    /// An op's backward rule ran, with the accumulation of its inputs' gradients.
+    fn op_done(&mut self, _timing: NodeTiming) {}
+
+    /// `leaf`'s gradient is complete: no later part of this pass adds to it.
+    fn gradient_ready(&mut self, _leaf: &Var<T>, _grad: &Tensor<T>) {}
+}
+
+/// The observer of a plain backward pass: wants nothing.
+struct Unobserved;
+
+impl<T: Element> BackwardObserver<T> for Unobserved {}
 
 /// The time one recorded op's backward rule took (see [`Var::backward_timed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +242,68 @@ mod tests {
         assert_eq!(ops, ["sum_all", "mul", "exp"]);
         assert!(timings.windows(2).all(|w| w[0].id > w[1].id));
         assert!(x.exp().backward_timed().is_err());
+    }
+
+    /// Records what a backward pass reports, in order.
+    #[derive(Default)]
+    struct Log {
+        timed: bool,
+        events: Vec<(&'static str, VarId)>,
+        ready: Vec<(VarId, Vec<f64>)>,
+    }
+
+    impl BackwardObserver<f64> for Log {
+        fn times_ops(&self) -> bool {
+            self.timed
+        }
+        fn op_done(&mut self, timing: NodeTiming) {
+            self.events.push((timing.op, timing.id));
+        }
+        fn gradient_ready(&mut self, leaf: &Var<f64>, grad: &Tensor<f64>) {
+            self.events.push(("ready", leaf.id()));
+            self.ready.push((leaf.id(), grad.to_vec()));
+        }
+    }
+
+    #[test]
+    fn each_leaf_is_reported_once_with_its_final_gradient_after_every_op_that_used_it() {
+        let a = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+        let b = Var::parameter(Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2]).unwrap());
+        // a is used by two ops: its gradient is final only after both ran.
+        let y = a.mul(&b).unwrap().add(&a.exp()).unwrap().sum_all().unwrap();
+        let mut log = Log {
+            timed: true,
+            ..Log::default()
+        };
+        let grads = y.backward_observed(&Tensor::ones(&[]), &mut log).unwrap();
+        assert_eq!(log.ready.len(), 2);
+        for (id, grad) in &log.ready {
+            let leaf = if *id == a.id() { &a } else { &b };
+            assert_eq!(&grads.get(leaf).unwrap().to_vec(), grad);
+        }
+        let a_ready = log
+            .events
+            .iter()
+            .position(|&(e, i)| e == "ready" && i == a.id())
+            .unwrap();
+        let ops_before_a = log.events[..a_ready]
+            .iter()
+            .filter(|(e, _)| *e == "mul" || *e == "exp")
+            .count();
+        assert_eq!(ops_before_a, 2, "{:?}", log.events);
+    }
+
+    #[test]
+    fn an_observer_that_times_nothing_gets_no_timings_and_the_same_gradients() {
+        let x = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+        let y = x.exp().mul(&x).unwrap().sum_all().unwrap();
+        let mut log = Log::default();
+        let grads = y.backward_observed(&Tensor::ones(&[]), &mut log).unwrap();
+        assert_eq!(log.events, [("ready", x.id())]);
+        assert_eq!(
+            grads.get(&x).unwrap().to_vec(),
+            y.backward().unwrap().get(&x).unwrap().to_vec()
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ mod ops;
 pub mod testing;
 mod var;
 
-pub use backward::NodeTiming;
+pub use backward::{BackwardObserver, NodeTiming};
 pub use custom::CustomOp;
 pub use error::{AutogradError, Result};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};

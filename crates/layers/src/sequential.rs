@@ -154,12 +154,18 @@ impl<T: Element> SequentialBuilder<T> {
     }
 }
 
+/// Told after each layer of a forward pass its name, its output and the time it took.
+pub(crate) type LayerObserver<'a, T> = dyn FnMut(&str, &Var<T>, Duration) + 'a;
+
 /// A built layer with its name and output shape.
 struct BuiltLayer<T: Element> {
     name: String,
     config: LayerConfig,
     module: Box<dyn Module<T>>,
     output_shape: Vec<usize>,
+    /// `<layer>.<local>` of each parameter, then of each buffer, in the module's order:
+    /// built once, so that listing parameters on every step formats no name.
+    state_names: Vec<String>,
 }
 
 /// A stack of layers, each feeding the next: Keras's `Sequential`, PyTorch's
@@ -266,11 +272,18 @@ impl<T: Element> Sequential<T> {
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| e.in_layer(&layer.name))?;
+            let state_names = module
+                .parameters()
+                .iter()
+                .chain(&module.buffers())
+                .map(|(local, _)| format!("{}.{local}", layer.name))
+                .collect();
             layers.push(BuiltLayer {
                 name: layer.name.clone(),
                 config: layer.config.clone(),
                 module,
                 output_shape: output_shape.clone(),
+                state_names,
             });
             shape = output_shape;
         }
@@ -332,16 +345,17 @@ impl<T: Element> Sequential<T> {
 
     /// Runs the model on a batch `[N, …input_shape]`.
     pub fn forward(&self, input: &Var<T>, ctx: &mut ForwardContext) -> Result<Var<T>> {
-        self.forward_observed(input, ctx, &mut |_, _, _| {})
+        self.forward_observed(input, ctx, None)
     }
 
-    /// [`forward`](Sequential::forward), calling `observe` after each layer with its name,
-    /// its output and the time it took (for profiles).
+    /// [`forward`](Sequential::forward), calling `observe` (when given) after each layer
+    /// with its name, its output and the time it took (for profiles and feature maps);
+    /// without an observer no clock is read.
     pub(crate) fn forward_observed(
         &self,
         input: &Var<T>,
         ctx: &mut ForwardContext,
-        observe: &mut dyn FnMut(&str, &Var<T>, Duration),
+        mut observe: Option<&mut LayerObserver<'_, T>>,
     ) -> Result<Var<T>> {
         if input.shape().get(1..) != Some(self.input_shape()) {
             return Err(LayersError::config(
@@ -359,12 +373,14 @@ impl<T: Element> Sequential<T> {
         }
         let mut x = input.clone();
         for layer in &self.layers {
-            let started = Instant::now();
+            let started = observe.is_some().then(Instant::now);
             x = layer
                 .module
                 .forward(&x, ctx)
                 .map_err(|e| e.in_layer(&layer.name))?;
-            observe(&layer.name, &x, started.elapsed());
+            if let (Some(observe), Some(started)) = (observe.as_mut(), started) {
+                observe(&layer.name, &x, started.elapsed());
+            }
         }
         Ok(x)
     }
@@ -476,12 +492,16 @@ impl<T: Element> Sequential<T> {
         let mut stages = Vec::new();
         let mut index = 0;
         no_grad(|| {
-            self.forward_observed(&Var::constant(input.clone()), ctx, &mut |name, x, _| {
-                if index == last || keep(name) {
-                    stages.push((name.to_string(), x.value()));
-                }
-                index += 1;
-            })
+            self.forward_observed(
+                &Var::constant(input.clone()),
+                ctx,
+                Some(&mut |name, x, _| {
+                    if index == last || keep(name) {
+                        stages.push((name.to_string(), x.value()));
+                    }
+                    index += 1;
+                }),
+            )
         })?;
         Ok(stages)
     }
@@ -489,24 +509,35 @@ impl<T: Element> Sequential<T> {
     /// Trainable parameters by stable name (`conv2d.weight`, `dense_1.bias`, …), in layer
     /// order.
     pub fn parameters(&self) -> Vec<(String, Var<T>)> {
-        self.named(|m| m.parameters())
+        self.parameter_refs()
+            .into_iter()
+            .map(|(name, var)| (name.to_string(), var.clone()))
+            .collect()
     }
 
     /// Non-trainable state by name (`batch_normalization.running_mean`, …).
     pub fn buffers(&self) -> Vec<(String, Var<T>)> {
-        self.named(|m| m.buffers())
-    }
-
-    fn named<'a>(
-        &'a self,
-        pick: impl Fn(&'a dyn Module<T>) -> Vec<(&'static str, &'a Var<T>)>,
-    ) -> Vec<(String, Var<T>)> {
         self.layers
             .iter()
             .flat_map(|l| {
-                pick(l.module.as_ref())
-                    .into_iter()
-                    .map(move |(local, var)| (format!("{}.{local}", l.name), var.clone()))
+                let skip = l.module.parameters().len();
+                l.state_names[skip..]
+                    .iter()
+                    .zip(l.module.buffers())
+                    .map(|(name, (_, var))| (name.clone(), var.clone()))
+            })
+            .collect()
+    }
+
+    /// [`parameters`](Sequential::parameters), borrowed: what a training step lists.
+    pub(crate) fn parameter_refs(&self) -> Vec<(&str, &Var<T>)> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                l.state_names
+                    .iter()
+                    .zip(l.module.parameters())
+                    .map(|(name, (_, var))| (name.as_str(), var))
             })
             .collect()
     }

@@ -51,22 +51,26 @@ impl<T: Element> OptimizerState<T> {
         mut update: impl FnMut(&mut [T], &[T], &mut [Vec<T>; B]),
     ) -> Result<Vec<Tensor<T>>> {
         let mut updated = Vec::with_capacity(params.len());
+        // Keys are looked up through one reused string and moved back into the map with
+        // their buffers: after the first step, a step builds no key.
+        let mut scratch = String::new();
         for p in params {
             check_grad(p)?;
             let shape = p.value.shape();
-            let keys = buffer_names.map(|b| format!("{}.{b}", p.name));
-            let taken = keys
-                .iter()
-                .map(|k| self.take(k, shape))
-                .collect::<Result<Vec<_>>>()?;
-            let mut buffers: [Vec<T>; B] = taken
-                .try_into()
-                .map_err(|_| LayersError::config(self.kind.clone(), "buffer count"))?;
+            let mut keys: [String; B] = std::array::from_fn(|_| String::new());
+            let mut buffers: [Vec<T>; B] = std::array::from_fn(|_| Vec::new());
+            for ((key, buffer), name) in keys.iter_mut().zip(&mut buffers).zip(buffer_names) {
+                scratch.clear();
+                scratch.push_str(p.name);
+                scratch.push('.');
+                scratch.push_str(name);
+                (*key, *buffer) = self.take(&scratch, shape)?;
+            }
             let mut value = p.value.to_vec();
             // Borrowed, not copied: a gradient is contiguous (then this shares its storage).
             let grad = p.grad.contiguous();
             update(&mut value, grad.storage(), &mut buffers);
-            for (key, buffer) in keys.iter().zip(buffers) {
+            for (key, buffer) in keys.into_iter().zip(buffers) {
                 self.put(key, buffer, shape)?;
             }
             updated.push(Tensor::from_vec(value, shape)?);
@@ -75,14 +79,17 @@ impl<T: Element> OptimizerState<T> {
         Ok(updated)
     }
 
-    /// Takes the buffer `key` out as a vector (zeros on first use), checked against the
-    /// parameter's shape. Put it back with [`OptimizerState::put`].
-    fn take(&mut self, key: &str, shape: &[usize]) -> Result<Vec<T>> {
-        match self.buffers.remove(key) {
-            None => Ok(vec![T::zero(); strata_tensor::shape::numel(shape)]),
-            Some(saved) if saved.shape() == shape => Ok(saved.into_vec()),
-            Some(saved) => Err(LayersError::ShapeMismatch {
-                name: key.to_string(),
+    /// Takes the buffer `key` out with its key (zeros and a new key on first use), checked
+    /// against the parameter's shape. Put it back with [`OptimizerState::put`].
+    fn take(&mut self, key: &str, shape: &[usize]) -> Result<(String, Vec<T>)> {
+        match self.buffers.remove_entry(key) {
+            None => Ok((
+                key.to_string(),
+                vec![T::zero(); strata_tensor::shape::numel(shape)],
+            )),
+            Some((key, saved)) if saved.shape() == shape => Ok((key, saved.into_vec())),
+            Some((key, saved)) => Err(LayersError::ShapeMismatch {
+                name: key,
                 expected: shape.to_vec(),
                 found: saved.shape().to_vec(),
             }),
@@ -90,9 +97,8 @@ impl<T: Element> OptimizerState<T> {
     }
 
     /// Stores a buffer taken with [`OptimizerState::take`].
-    fn put(&mut self, key: &str, values: Vec<T>, shape: &[usize]) -> Result<()> {
-        self.buffers
-            .insert(key.to_string(), Tensor::from_vec(values, shape)?);
+    fn put(&mut self, key: String, values: Vec<T>, shape: &[usize]) -> Result<()> {
+        self.buffers.insert(key, Tensor::from_vec(values, shape)?);
         Ok(())
     }
 }

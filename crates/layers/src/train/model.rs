@@ -1,10 +1,13 @@
 //! `Model`: a network with its loss and optimiser, and the training loop.
 
+use std::time::Instant;
+
 use strata_autograd::{GradStore, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::fit::StepPosition;
 use super::gradient_hook::{GradientHook, StepGradients};
+use super::profile::StepProfiler;
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
@@ -138,13 +141,42 @@ impl<T: Element> Model<T> {
         ctx: &mut ForwardContext,
         position: StepPosition,
     ) -> Result<(f64, Tensor<T>)> {
-        let output = self.network.forward(&Var::constant(x.clone()), ctx)?;
+        self.step_profiled(x, y, ctx, position, None)
+    }
+
+    /// The one training step behind [`Model::train_step`], `fit` and
+    /// [`Model::profile_step`]: with a `profiler`, each layer's forward and backward, the
+    /// loss and the optimiser are timed into it; without one, no clock is read.
+    pub(crate) fn step_profiled(
+        &mut self,
+        x: &Tensor<T>,
+        y: &Targets<T>,
+        ctx: &mut ForwardContext,
+        position: StepPosition,
+        mut profiler: Option<&mut StepProfiler>,
+    ) -> Result<(f64, Tensor<T>)> {
+        let input = Var::constant(x.clone());
+        let output = match profiler.as_deref_mut() {
+            Some(p) => self.network.forward_observed(
+                &input,
+                ctx,
+                Some(&mut |name, out, time| p.layer_done(name, out.id(), time)),
+            )?,
+            None => self.network.forward(&input, ctx)?,
+        };
+        let started = profiler.is_some().then(Instant::now);
         let loss = self.loss.compute(&output, y)?;
+        if let (Some(p), Some(started)) = (profiler.as_deref_mut(), started) {
+            p.loss_done(started.elapsed());
+        }
         let mut loss_value = loss.value().item()?.to_f64().unwrap_or(f64::NAN);
         if !loss_value.is_finite() && self.gradient_hook.is_none() {
             return Err(non_finite_loss(position, loss_value));
         }
-        let grads = loss.backward()?;
+        let grads = match profiler.as_deref_mut() {
+            Some(p) => loss.backward_observed(&Tensor::ones(loss.shape()), p)?,
+            None => loss.backward()?,
+        };
         let mut gradients = self.named_gradients(&grads);
         if let Some(hook) = self.gradient_hook.as_mut() {
             hook.on_gradients(StepGradients {
@@ -172,36 +204,40 @@ impl<T: Element> Model<T> {
                 parameter: parameter.clone(),
             });
         }
+        let started = profiler.is_some().then(Instant::now);
         self.apply_named_gradients(&gradients)?;
+        if let (Some(p), Some(started)) = (profiler, started) {
+            p.optimizer_done(started.elapsed());
+        }
         Ok((loss_value, output.value()))
     }
 
     /// (name, gradient) of every parameter that has a gradient in `grads`, in order.
     fn named_gradients(&self, grads: &GradStore<T>) -> Vec<(String, Tensor<T>)> {
         self.network
-            .parameters()
-            .iter()
+            .parameter_refs()
+            .into_iter()
             .filter_map(|(name, var)| Some((name.to_string(), grads.get(var)?.clone())))
             .collect()
     }
 
-    /// One optimiser step on the network's parameters with their gradients in `grads`.
-    pub(crate) fn apply_gradients(&mut self, grads: &GradStore<T>) -> Result<()> {
-        let gradients = self.named_gradients(grads);
-        self.apply_named_gradients(&gradients)
-    }
-
-    /// One optimiser step with the gradients of the parameters named in `gradients`.
+    /// One optimiser step with the gradients of the parameters named in `gradients` (a
+    /// subsequence of the network's parameters, in their order, as `named_gradients` gives).
     fn apply_named_gradients(&mut self, gradients: &[(String, Tensor<T>)]) -> Result<()> {
-        let params = self.network.parameters();
-        let by_name: std::collections::HashMap<&str, &Tensor<T>> =
-            gradients.iter().map(|(n, g)| (n.as_str(), g)).collect();
-        let mut updates: Vec<(&Var<T>, ParamGrad<'_, T>)> = Vec::with_capacity(params.len());
+        let params = self.network.parameter_refs();
         let values: Vec<Tensor<T>> = params.iter().map(|(_, v)| v.value()).collect();
+        let mut updates: Vec<(&Var<T>, ParamGrad<'_, T>)> = Vec::with_capacity(gradients.len());
+        let mut pending = gradients.iter().peekable();
         for ((name, var), value) in params.iter().zip(&values) {
-            if let Some(grad) = by_name.get(name.as_str()) {
-                updates.push((var, ParamGrad { name, value, grad }));
+            if let Some((_, grad)) = pending.next_if(|(n, _)| n == name) {
+                updates.push((*var, ParamGrad { name, value, grad }));
             }
+        }
+        if let Some((name, _)) = pending.next() {
+            return Err(LayersError::config(
+                "optimizer step",
+                format!("a gradient for {name}, which is not a parameter of the network (or is out of order)"),
+            ));
         }
         let pairs: Vec<ParamGrad<'_, T>> = updates.iter().map(|(_, p)| *p).collect();
         let new_values = self.optimizer.step(&pairs)?;

@@ -2,11 +2,12 @@
 //! their time.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use strata_autograd::{Var, VarId};
+use strata_autograd::{BackwardObserver, NodeTiming, VarId};
 use strata_tensor::{Element, Tensor};
 
+use super::fit::StepPosition;
 use super::model::Model;
 use crate::error::{LayersError, Result};
 use crate::module::ForwardContext;
@@ -26,7 +27,7 @@ pub struct LayerTime {
 /// Where the time of one or more training steps went (see [`Model::profile_step`]). Times
 /// are sums over [`steps`](StepProfile::steps); the [`Display`](fmt::Display) table shows
 /// them per step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepProfile {
     /// One row per layer in order, then one for the loss.
     pub layers: Vec<LayerTime>,
@@ -128,8 +129,9 @@ impl fmt::Display for StepProfile {
 }
 
 impl<T: Element> Model<T> {
-    /// One training step as [`train_step`](Model::train_step) (the parameters are updated),
-    /// timing each layer's forward and backward, the loss and the optimiser.
+    /// One training step exactly as [`train_step`](Model::train_step) (the parameters are
+    /// updated, the gradient hook runs), timing each layer's forward and backward, the loss
+    /// and the optimiser.
     ///
     /// A layer's backward time is that of the backward rules of the ops recorded during its
     /// forward (told apart by their variables' ids, which grow in creation order).
@@ -139,42 +141,65 @@ impl<T: Element> Model<T> {
         y: &Targets<T>,
         ctx: &mut ForwardContext,
     ) -> Result<StepProfile> {
-        let mut layers = Vec::new();
-        let mut last_ids: Vec<VarId> = Vec::new();
-        let output = self.network().forward_observed(
-            &Var::constant(x.clone()),
+        let mut profiler = StepProfiler::default();
+        self.step_profiled(
+            x,
+            y,
             ctx,
-            &mut |name, output, time| {
-                layers.push(LayerTime {
-                    name: name.to_string(),
-                    forward: time,
-                    backward: Duration::ZERO,
-                });
-                last_ids.push(output.id());
-            },
+            StepPosition { epoch: 0, step: 0 },
+            Some(&mut profiler),
         )?;
-        let started = Instant::now();
-        let loss = self.loss().compute(&output, y)?;
-        layers.push(LayerTime {
-            name: "loss".to_string(),
-            forward: started.elapsed(),
+        Ok(profiler.profile)
+    }
+}
+
+/// Collects a [`StepProfile`] as a step runs: layer rows from the forward pass, then the
+/// backward pass's op times attributed to the layer that recorded each op.
+#[derive(Debug, Default)]
+pub(crate) struct StepProfiler {
+    profile: StepProfile,
+    /// The id of each layer's output, in layer order.
+    last_ids: Vec<VarId>,
+}
+
+impl StepProfiler {
+    /// A layer's forward finished with output `id` in `time`.
+    pub(crate) fn layer_done(&mut self, name: &str, id: VarId, time: Duration) {
+        self.profile.layers.push(LayerTime {
+            name: name.to_string(),
+            forward: time,
             backward: Duration::ZERO,
         });
-        let (grads, timings) = loss.backward_timed()?;
-        for timing in timings {
-            // Ops after the last layer's output belong to the loss (the last row).
-            let owner = last_ids.partition_point(|&id| id < timing.id);
-            if let Some(row) = layers.get_mut(owner) {
-                row.backward += timing.time;
-            }
+        self.last_ids.push(id);
+    }
+
+    /// The loss was computed in `time` (its row comes after the layers').
+    pub(crate) fn loss_done(&mut self, time: Duration) {
+        self.profile.layers.push(LayerTime {
+            name: "loss".to_string(),
+            forward: time,
+            backward: Duration::ZERO,
+        });
+    }
+
+    /// The optimiser updated every parameter in `time`.
+    pub(crate) fn optimizer_done(&mut self, time: Duration) {
+        self.profile.optimizer = time;
+        self.profile.steps = 1;
+    }
+}
+
+impl<T: Element> BackwardObserver<T> for StepProfiler {
+    fn times_ops(&self) -> bool {
+        true
+    }
+
+    fn op_done(&mut self, timing: NodeTiming) {
+        // Ops after the last layer's output belong to the loss (the last row).
+        let owner = self.last_ids.partition_point(|&id| id < timing.id);
+        if let Some(row) = self.profile.layers.get_mut(owner) {
+            row.backward += timing.time;
         }
-        let started = Instant::now();
-        self.apply_gradients(&grads)?;
-        Ok(StepProfile {
-            layers,
-            optimizer: started.elapsed(),
-            steps: 1,
-        })
     }
 }
 
