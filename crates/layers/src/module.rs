@@ -51,7 +51,7 @@ pub type NamedVar<'a, T> = (&'static str, &'a Var<T>);
 /// Shapes given to [`Module::output_shape`] are those of one sample (no batch axis), as in
 /// Keras summaries; [`Module::forward`] takes and returns batches (`[N, …]`).
 pub trait Module<T: Element>: Send + Sync {
-    /// The layer's type as Keras names it (`Conv2D`, `DenseConfig`, `MaxPooling2D`, …).
+    /// The layer's type as Keras names it (`Conv2D`, `Dense`, `MaxPooling2D`, …).
     fn kind(&self) -> &'static str;
 
     /// Runs the layer on a batch.

@@ -6,11 +6,17 @@
 //! way by hand: each element is moved by ±eps with `Var::set_value` and the weighted output
 //! re-evaluated.
 
+mod common {
+    pub mod scale_shift;
+}
+
+use common::scale_shift::ScaleShiftConfig;
 use strata_autograd::{check_gradients, no_grad, Tolerance, Var};
 use strata_layers::layer::{
-    Activation, AvgPool2dConfig, BatchNorm1dConfig, BatchNorm2dConfig, Conv2dConfig, DenseConfig,
-    Dropout2dConfig, DropoutConfig, FlattenConfig, GlobalAvgPool2dConfig, GlobalMaxPool2dConfig,
-    LayerConfig, MaxPool2dConfig, Padding, ZeroPadding2dConfig,
+    Activation, AvgPool2dConfig, BatchNorm1dConfig, BatchNorm2dConfig, Conv2dConfig,
+    CustomLayerConfig, DenseConfig, Dropout2dConfig, DropoutConfig, FlattenConfig,
+    GlobalAvgPool2dConfig, GlobalMaxPool2dConfig, LayerConfig, MaxPool2dConfig, Padding,
+    ZeroPadding2dConfig,
 };
 use strata_layers::{ForwardContext, Sequential};
 use strata_tensor::Tensor;
@@ -218,4 +224,11 @@ fn batch_norm() {
     check_both(BatchNorm2dConfig::torch(), &[3, 2, 2]);
     check_both(BatchNorm1dConfig::default(), &[3]);
     check_both(BatchNorm1dConfig::pytorch(), &[2, 4]);
+}
+
+#[test]
+fn a_user_defined_layer() {
+    let layer = CustomLayerConfig::new(&ScaleShiftConfig { initial_scale: 0.7 }).unwrap();
+    check_both(layer.clone(), &[3, 2, 2]);
+    check_both(layer, &[4]);
 }

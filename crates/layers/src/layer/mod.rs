@@ -8,6 +8,7 @@
 mod activation;
 mod batch_norm;
 mod conv2d;
+mod custom;
 mod dense;
 mod dropout;
 mod flatten;
@@ -18,6 +19,7 @@ mod pooling;
 pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig};
 pub use conv2d::{Conv2d, Conv2dConfig};
+pub use custom::{register_layer, CustomLayer, CustomLayerConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, Dropout2d, Dropout2dConfig, DropoutConfig};
 pub use flatten::{Flatten, FlattenConfig};
@@ -82,8 +84,8 @@ pub struct BuildContext<'a> {
     /// file justifies.
     pub element_budget: usize,
     /// A check of the architecture only: layers reserve their state from the budget and
-    /// give their output shapes, but `BuildContext::weight_and_bias` draws no weights (it
-    /// returns empty placeholders). A bounded build runs this pass over every layer first,
+    /// give their output shapes, but [`BuildContext::parameter`] and its siblings draw no
+    /// values (they return empty placeholders). A bounded build runs this pass over every layer first,
     /// so that no layer allocates before the whole architecture is known to fit.
     pub dry_run: bool,
     /// Every piece of state reserved so far, by the layer-local name it has in the state
@@ -113,6 +115,70 @@ impl BuildContext<'_> {
         self.element_budget -= elements;
         self.reserved.push((what.to_string(), shape.to_vec()));
         Ok(())
+    }
+
+    /// A trainable parameter called `name` (its layer-local name in the state dict) of
+    /// `shape`, drawn with `init` or the model's default weight initialiser, with the fans
+    /// of a weight of that shape ([`fans`](crate::init::fans)); reserved from the budget
+    /// first, and an empty placeholder on a [dry run](Self::dry_run).
+    pub fn parameter<T: Element>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Option<Initializer>,
+    ) -> Result<strata_autograd::Var<T>> {
+        self.reserve(name, shape)?;
+        if self.dry_run {
+            return Ok(Self::placeholder(true));
+        }
+        let (fan_in, fan_out) = crate::init::fans(shape);
+        let value = init
+            .unwrap_or(self.defaults.weight())
+            .tensor(shape, fan_in, fan_out, self.rng)?;
+        Ok(strata_autograd::Var::parameter(value))
+    }
+
+    /// A trainable parameter called `name` of `shape` with every element `value`, reserved
+    /// as [`BuildContext::parameter`] is.
+    pub fn parameter_filled<T: Element>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        value: f64,
+    ) -> Result<strata_autograd::Var<T>> {
+        self.reserve(name, shape)?;
+        if self.dry_run {
+            return Ok(Self::placeholder(true));
+        }
+        let value = strata_tensor::Tensor::full(shape, T::from_f64_lossy(value));
+        Ok(strata_autograd::Var::parameter(value))
+    }
+
+    /// Non-trainable state called `name` (saved with the model, as batch norm's running
+    /// statistics) of `shape` with every element `value`, reserved as
+    /// [`BuildContext::parameter`] is. Return it from [`Module::buffers`].
+    pub fn buffer<T: Element>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        value: f64,
+    ) -> Result<strata_autograd::Var<T>> {
+        self.reserve(name, shape)?;
+        if self.dry_run {
+            return Ok(Self::placeholder(false));
+        }
+        let value = strata_tensor::Tensor::full(shape, T::from_f64_lossy(value));
+        Ok(strata_autograd::Var::constant(value))
+    }
+
+    /// The empty stand-in for state on a dry run.
+    fn placeholder<T: Element>(trainable: bool) -> strata_autograd::Var<T> {
+        let empty = strata_tensor::Tensor::zeros(&[0]);
+        if trainable {
+            strata_autograd::Var::parameter(empty)
+        } else {
+            strata_autograd::Var::constant(empty)
+        }
     }
 
     /// A weight of `shape` (`[out, in, …]`) and, with `use_bias`, a bias of `[out]`, drawn
@@ -181,6 +247,8 @@ pub enum LayerConfig {
     BatchNorm2d(BatchNorm2dConfig),
     /// [`BatchNorm1dConfig`].
     BatchNorm1d(BatchNorm1dConfig),
+    /// A layer type defined outside this crate ([`CustomLayer`]).
+    Custom(CustomLayerConfig),
 }
 
 impl LayerConfig {
@@ -199,6 +267,7 @@ impl LayerConfig {
             Self::Dense(_) => "dense",
             Self::Activation(a) => a.base_name(),
             Self::BatchNorm2d(_) | Self::BatchNorm1d(_) => "batch_normalization",
+            Self::Custom(c) => c.base_name(),
         }
     }
 
@@ -218,6 +287,7 @@ impl LayerConfig {
             Self::Activation(a) => Box::new(ActivationLayer::new(*a)?),
             Self::BatchNorm2d(c) => Box::new(c.build(ctx)?),
             Self::BatchNorm1d(c) => Box::new(c.build(ctx)?),
+            Self::Custom(c) => c.build(ctx)?,
         })
     }
 }
@@ -246,7 +316,8 @@ into_layer_config!(
     Dense(DenseConfig),
     Activation(Activation),
     BatchNorm2d(BatchNorm2dConfig),
-    BatchNorm1d(BatchNorm1dConfig)
+    BatchNorm1d(BatchNorm1dConfig),
+    Custom(CustomLayerConfig)
 );
 
 /// Checks that a sample shape has the rank a layer needs, naming the layer and shape.
