@@ -16,14 +16,18 @@
 //! `bench` trains the MNIST CNN (93,322 parameters; 64 images per rank per step) or, with
 //! `--cifar`, the CIFAR-10 CNN (1,250,858 parameters; 32 per rank) on random data for
 //! `--steps` steps after 2 untimed ones, and prints the throughput of all ranks and the
-//! time in all-reduce per step (`--native`: `MPI_Allreduce` instead of rank-order sums).
+//! time in all-reduce per step. Buckets are summed by the ring all-reduce (the default);
+//! `--gather` sums them by gathering every rank's bucket and adding in rank order, and
+//! `--native` by `MPI_Allreduce`.
 
 use std::error::Error;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
-use strata_distributed::{Communicator, DataParallel, LocalGroup, Mpi, ReduceOrder};
+use strata_distributed::{
+    ring_all_reduce, Communicator, DataParallel, LocalGroup, Mpi, ReduceAlgorithm, ReduceOrder,
+};
 use strata_layers::layer::{
     Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig, Padding,
 };
@@ -175,12 +179,17 @@ fn main() -> ExitCode {
 fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let mut steps = 30usize;
     let mut order = ReduceOrder::RankOrder;
+    let mut algorithm = ReduceAlgorithm::Ring;
     let mut cifar = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--steps" => steps = it.next().ok_or("--steps needs a number")?.parse()?,
-            "--native" => order = ReduceOrder::Native,
+            "--native" => {
+                order = ReduceOrder::Native;
+                algorithm = ReduceAlgorithm::AllReduce;
+            }
+            "--gather" => algorithm = ReduceAlgorithm::AllReduce,
             "--cifar" => cifar = true,
             other => return Err(format!("unknown option {other:?}").into()),
         }
@@ -209,7 +218,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
         mnist_model()?
     };
     let mut model = Model::new(network, LOSS, Adam::new(AdamConfig::default())?);
-    let trainer = DataParallel::new(mpi);
+    let trainer = DataParallel::new(mpi).algorithm(algorithm);
     // One untimed epoch of 2 steps to warm up, then the timed epoch.
     let warm = FitConfig {
         steps_per_epoch: Some(2),
@@ -223,15 +232,19 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     // The all-reduce alone, the ranks lined up first: 20 sums of a gradient-sized buffer.
     let comm = trainer.communicator();
     let mut buffer = vec![1.0f32; report.reduce.bytes / report.reduce.steps.max(1) / 4];
+    let mut scratch = Vec::new();
     comm.all_gather_u64(0)?;
     let started = Instant::now();
     for _ in 0..20 {
-        comm.all_reduce_sum_f32(&mut buffer)?;
+        match algorithm {
+            ReduceAlgorithm::Ring => ring_all_reduce(comm.as_ref(), &mut buffer, &mut scratch)?,
+            ReduceAlgorithm::AllReduce => comm.all_reduce_sum_f32(&mut buffer)?,
+        }
     }
     let alone_ms = started.elapsed().as_secs_f64() * 1e3 / 20.0;
     let step_ms = seconds / steps as f64 * 1e3;
     println!(
-        "RESULT model={} ranks={n} rank={rank} order={order:?} steps={steps} batch_per_rank={per_rank} \
+        "RESULT model={} ranks={n} rank={rank} algorithm={algorithm:?} order={order:?} steps={steps} batch_per_rank={per_rank} \
          images_per_s={:.0} step_ms={step_ms:.1} allreduce_ms_per_step={reduce_ms:.2} allreduce_alone_ms={alone_ms:.3} \
          gradient_bytes={}",
         if cifar { "cifar10" } else { "mnist" },

@@ -3,7 +3,7 @@
 use mpi::collective::SystemOperation;
 use mpi::environment::{Threading, Universe};
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator as _, CommunicatorCollectives as _};
+use mpi::traits::{Communicator as _, CommunicatorCollectives as _, Equivalence};
 
 use crate::communicator::{sum_in_rank_order, Communicator};
 use crate::error::{DistributedError, Result};
@@ -84,7 +84,7 @@ impl Mpi {
 
     fn reduce<T>(&self, buffer: &mut [T]) -> Result<()>
     where
-        T: mpi::datatype::Equivalence + Copy + Default + std::ops::Add<Output = T>,
+        T: Equivalence + Copy + Default + std::ops::Add<Output = T>,
     {
         if self.world_size == 1 || buffer.is_empty() {
             return Ok(());
@@ -101,6 +101,55 @@ impl Mpi {
                 self.world
                     .all_reduce_into(&send[..], buffer, SystemOperation::sum());
             }
+        }
+        Ok(())
+    }
+}
+
+impl Mpi {
+    fn send_recv<T: Equivalence>(
+        &self,
+        send: &[T],
+        to: usize,
+        receive: &mut [T],
+        from: usize,
+    ) -> Result<()> {
+        let fail = |message: String| DistributedError::Communication {
+            rank: self.rank,
+            world_size: self.world_size,
+            operation: "MPI_Sendrecv",
+            message,
+        };
+        let n = self.world_size;
+        let (Ok(to_rank), Ok(from_rank)) = (i32::try_from(to), i32::try_from(from)) else {
+            return Err(fail(format!(
+                "ranks {to} and {from} named, but the world has {n}"
+            )));
+        };
+        if to >= n || from >= n {
+            return Err(fail(format!(
+                "ranks {to} and {from} named, but the world has {n}"
+            )));
+        }
+        if i32::try_from(send.len().max(receive.len())).is_err() {
+            return Err(fail(format!(
+                "{} values exceed MPI's count limit of {}: use smaller buckets",
+                send.len().max(receive.len()),
+                i32::MAX
+            )));
+        }
+        let status = mpi::point_to_point::send_receive_into(
+            send,
+            &self.world.process_at_rank(to_rank),
+            receive,
+            &self.world.process_at_rank(from_rank),
+        );
+        let got = status.count(T::equivalent_datatype());
+        if usize::try_from(got).ok() != Some(receive.len()) {
+            return Err(fail(format!(
+                "received {got} values from rank {from}, expected {}",
+                receive.len()
+            )));
         }
         Ok(())
     }
@@ -127,5 +176,25 @@ impl Communicator for Mpi {
         let mut all = vec![0u64; self.world_size];
         self.world.all_gather_into(&value, &mut all[..]);
         Ok(all)
+    }
+
+    fn send_recv_f32(
+        &self,
+        send: &[f32],
+        to: usize,
+        receive: &mut [f32],
+        from: usize,
+    ) -> Result<()> {
+        self.send_recv(send, to, receive, from)
+    }
+
+    fn send_recv_f64(
+        &self,
+        send: &[f64],
+        to: usize,
+        receive: &mut [f64],
+        from: usize,
+    ) -> Result<()> {
+        self.send_recv(send, to, receive, from)
     }
 }

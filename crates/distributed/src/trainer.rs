@@ -11,7 +11,7 @@ use strata_layers::{LayersError, Result as LayersResult};
 use strata_tensor::seed::derive_seed;
 use strata_tensor::Element;
 
-use crate::average::{GradientAverager, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
+use crate::average::{GradientAverager, ReduceAlgorithm, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
 use crate::communicator::{Communicator, Reducible};
 use crate::error::{DistributedError, Result};
 use crate::fingerprint::{check_in_sync, weights_fingerprint};
@@ -70,6 +70,7 @@ impl<T: Element> Callback<T> for VerifySync<'_> {
 pub struct DataParallel {
     comm: Rc<dyn Communicator>,
     bucket_elements: usize,
+    algorithm: ReduceAlgorithm,
     verify: bool,
 }
 
@@ -84,6 +85,7 @@ impl DataParallel {
         Self {
             comm,
             bucket_elements: DEFAULT_BUCKET_ELEMENTS,
+            algorithm: ReduceAlgorithm::default(),
             verify: false,
         }
     }
@@ -91,6 +93,12 @@ impl DataParallel {
     /// Reduces gradients in buckets of at most `elements` (at least 1) values.
     pub fn bucket_elements(mut self, elements: usize) -> Self {
         self.bucket_elements = elements.max(1);
+        self
+    }
+
+    /// Sums each bucket with `algorithm` (default [`ReduceAlgorithm::Ring`]).
+    pub fn algorithm(mut self, algorithm: ReduceAlgorithm) -> Self {
+        self.algorithm = algorithm;
         self
     }
 
@@ -155,7 +163,8 @@ impl DataParallel {
         callbacks: &mut [&mut dyn Callback<T>],
     ) -> Result<FitReport> {
         check_in_sync(self.comm.as_ref(), model)?;
-        let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements);
+        let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements)
+            .with_algorithm(self.algorithm);
         let stats = averager.stats();
         if let Some(previous) = model.set_gradient_hook(Some(Box::new(averager))) {
             model.set_gradient_hook(Some(previous));

@@ -169,6 +169,47 @@ fn n_ranks_at_batch_b_match_one_process_at_batch_n_b() {
     }
 }
 
+/// Weights after 2 epochs on `n` ranks summing with `algorithm`, checked equal on every rank.
+fn weights_with(n: usize, algorithm: ReduceAlgorithm) -> Vec<f64> {
+    let ranks = on_ranks(n, |trainer| {
+        let (x, y) = data::<f32>();
+        let global = TensorBatches::new(&x, &y, GLOBAL_BATCH).unwrap().shuffle(5);
+        let mut m = model::<f32>(1, true);
+        trainer
+            .algorithm(algorithm)
+            .verify_every_step(true)
+            .fit(&mut m, &global, None, &config(2), &mut [])
+            .unwrap();
+        weights(&m)
+    });
+    assert!(
+        ranks.iter().all(|w| w == &ranks[0]),
+        "{n} ranks, {algorithm:?}"
+    );
+    ranks.into_iter().next().unwrap()
+}
+
+#[test]
+fn the_ring_and_the_rank_order_gather_agree() {
+    // On two ranks the ring's order is the rank order (addition commutes): the same bits.
+    let ring = weights_with(2, ReduceAlgorithm::Ring);
+    assert_eq!(ring, weights_with(2, ReduceAlgorithm::AllReduce));
+    // On 3 and 4 the ring sums most chunks in another order: the same to rounding, and
+    // repeatable bit for bit.
+    for n in [3, 4] {
+        let ring = weights_with(n, ReduceAlgorithm::Ring);
+        let gather = weights_with(n, ReduceAlgorithm::AllReduce);
+        let d = max_difference(&ring, &gather);
+        assert!(d < 1e-5, "{n} ranks: {d:e}");
+        eprintln!("{n} ranks: ring vs rank-order gather: max |dw| {d:e}");
+        assert_eq!(
+            ring,
+            weights_with(n, ReduceAlgorithm::Ring),
+            "{n} ranks, again"
+        );
+    }
+}
+
 #[test]
 fn buckets_of_any_size_give_the_same_bits() {
     let run = |bucket: usize| {
