@@ -25,7 +25,37 @@ impl<T: Element> Var<T> {
     /// Backward from an output of any shape, seeded with `grad_output` (of the output's
     /// shape): computes the vector–Jacobian product `grad_outputᵀ·J` for every leaf.
     pub fn backward_with(&self, grad_output: &Tensor<T>) -> Result<GradStore<T>> {
-        self.backward_observed(grad_output, &mut |_, _| {})
+        self.backward_observed(grad_output, &mut |_, _| {}, &mut |_, _| {})
+    }
+
+    /// [`backward`](Var::backward), calling `ready` with each leaf and its gradient as soon
+    /// as that gradient is final (all of its uses differentiated), while the rest of the
+    /// pass still runs: in reverse topological order, so the leaves used last in the forward
+    /// pass come first. What the caller does there (copying the gradient out, starting to
+    /// send it elsewhere) overlaps the remaining backward work.
+    ///
+    /// ```
+    /// use strata_autograd::Var;
+    /// use strata_tensor::Tensor;
+    /// let a = Var::parameter(Tensor::<f32>::ones(&[2]));
+    /// let b = Var::parameter(Tensor::<f32>::ones(&[2]));
+    /// let y = a.exp().mul(&b)?.sum_all()?;
+    /// let mut order = Vec::new();
+    /// let grads = y.backward_ready(&mut |leaf, _grad| order.push(leaf.id()))?;
+    /// assert_eq!(order.len(), 2);
+    /// assert_eq!(grads.len(), 2);
+    /// # Ok::<(), strata_autograd::AutogradError>(())
+    /// ```
+    pub fn backward_ready(
+        &self,
+        ready: &mut dyn FnMut(&Var<T>, &Tensor<T>),
+    ) -> Result<GradStore<T>> {
+        if self.value().numel() != 1 {
+            return Err(AutogradError::NotScalar {
+                shape: self.shape().to_vec(),
+            });
+        }
+        self.backward_observed(&Tensor::ones(self.shape()), &mut |_, _| {}, ready)
     }
 
     /// [`backward`](Var::backward), also timing each recorded op's backward rule (with the
@@ -50,24 +80,29 @@ impl<T: Element> Var<T> {
             });
         }
         let mut timings = Vec::new();
-        let grads = self.backward_observed(&Tensor::ones(self.shape()), &mut |var, time| {
-            if let Some(op) = var.op_name() {
-                timings.push(NodeTiming {
-                    id: var.id(),
-                    op,
-                    time,
-                });
-            }
-        })?;
+        let grads = self.backward_observed(
+            &Tensor::ones(self.shape()),
+            &mut |var, time| {
+                if let Some(op) = var.op_name() {
+                    timings.push(NodeTiming {
+                        id: var.id(),
+                        op,
+                        time,
+                    });
+                }
+            },
+            &mut |_, _| {},
+        )?;
         Ok((grads, timings))
     }
 
     /// The backward pass; `observe` receives every visited variable with the time spent on
-    /// it.
+    /// it, `ready` every leaf with its final gradient.
     fn backward_observed(
         &self,
         grad_output: &Tensor<T>,
         observe: &mut dyn FnMut(&Var<T>, Duration),
+        ready: &mut dyn FnMut(&Var<T>, &Tensor<T>),
     ) -> Result<GradStore<T>> {
         if grad_output.shape() != self.shape() {
             return Err(AutogradError::shape(
@@ -93,6 +128,7 @@ impl<T: Element> Var<T> {
             let inputs = var.inputs();
             let needs: Vec<bool> = inputs.iter().map(Var::requires_grad).collect();
             let Some((op, grads)) = var.run_backward(&grad, &needs) else {
+                ready(var, &grad);
                 store.insert_id(var.id(), grad);
                 continue;
             };
@@ -187,6 +223,28 @@ mod tests {
         assert_eq!(ops, ["sum_all", "mul", "exp"]);
         assert!(timings.windows(2).all(|w| w[0].id > w[1].id));
         assert!(x.exp().backward_timed().is_err());
+    }
+
+    #[test]
+    fn each_leaf_is_ready_once_with_its_final_gradient_latest_used_first() {
+        let a = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+        let b = Var::parameter(Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2]).unwrap());
+        // a is used twice (its gradient accumulates), b once, by the last op.
+        let y = a.exp().add(&a).unwrap().mul(&b).unwrap().sum_all().unwrap();
+        let mut ready = Vec::new();
+        let grads = y
+            .backward_ready(&mut |leaf, g| ready.push((leaf.id(), g.to_vec())))
+            .unwrap();
+        let ids: Vec<VarId> = ready.iter().map(|r| r.0).collect();
+        assert_eq!(ids, [b.id(), a.id()]);
+        for (id, g) in &ready {
+            assert_eq!(grads.get_id(*id).unwrap().to_vec(), *g);
+        }
+        assert_eq!(
+            grads.get(&a).unwrap().to_vec(),
+            y.backward().unwrap().get(&a).unwrap().to_vec()
+        );
+        assert!(a.exp().backward_ready(&mut |_, _| {}).is_err());
     }
 
     #[test]
