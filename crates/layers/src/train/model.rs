@@ -4,7 +4,7 @@ use strata_autograd::{GradStore, Var};
 use strata_tensor::{Element, Tensor};
 
 use super::fit::StepPosition;
-use super::gradient_hook::{GradientHook, StepGradients};
+use super::gradient_hook::{GradientHook, ReadyGradient, StepGradients};
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
@@ -144,7 +144,30 @@ impl<T: Element> Model<T> {
         if !loss_value.is_finite() && self.gradient_hook.is_none() {
             return Err(non_finite_loss(position, loss_value));
         }
-        let grads = loss.backward()?;
+        let grads = match self.gradient_hook.as_mut() {
+            Some(hook) if hook.wants_ready_gradients() => {
+                let params = self.network.parameters();
+                let index: std::collections::HashMap<_, _> = params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, var))| (var.id(), (i, name.as_str())))
+                    .collect();
+                let samples = y.len();
+                loss.backward_ready(&mut |leaf, gradient| {
+                    if let Some(&(parameter, name)) = index.get(&leaf.id()) {
+                        hook.on_gradient_ready(ReadyGradient {
+                            position,
+                            samples,
+                            loss: loss_value,
+                            parameter,
+                            name,
+                            gradient,
+                        });
+                    }
+                })?
+            }
+            _ => loss.backward()?,
+        };
         let mut gradients = self.named_gradients(&grads);
         if let Some(hook) = self.gradient_hook.as_mut() {
             hook.on_gradients(StepGradients {
