@@ -18,7 +18,8 @@
 //! `--steps` steps after 2 untimed ones, and prints the throughput of all ranks and the
 //! time in all-reduce per step. Buckets are summed by the ring all-reduce (the default);
 //! `--gather` sums them by gathering every rank's bucket and adding in rank order, and
-//! `--native` by `MPI_Allreduce`.
+//! `--native` by `MPI_Allreduce`; `--overlap` sums each bucket on a background thread
+//! during the backward pass (MPI is initialised with `MPI_THREAD_MULTIPLE` in every mode).
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -83,17 +84,20 @@ fn fit_config(epochs: usize) -> FitConfig<f32> {
 }
 
 /// Trains the small model on the ranks of `comm`; its weights and per-step fingerprints.
-fn train_small(comm: Rc<dyn Communicator>, dropout: bool) -> AnyResult<(Vec<f32>, Vec<u64>, f64)> {
+/// With `overlap`, the reduction overlaps the backward pass in buckets of that many values.
+fn train_small(
+    comm: Rc<dyn Communicator>,
+    dropout: bool,
+    overlap: Option<usize>,
+) -> AnyResult<(Vec<f32>, Vec<u64>, f64)> {
     let (x, y) = small_data()?;
     let global = TensorBatches::new(&x, &y, 12)?.shuffle(5);
     let mut model = small_model(dropout)?;
-    let report = DataParallel::shared(comm).verify_every_step(true).fit(
-        &mut model,
-        &global,
-        None,
-        &fit_config(2),
-        &mut [],
-    )?;
+    let mut trainer = DataParallel::shared(comm).verify_every_step(true);
+    if let Some(bucket) = overlap {
+        trainer = trainer.overlap(true).bucket_elements(bucket);
+    }
+    let report = trainer.fit(&mut model, &global, None, &fit_config(2), &mut [])?;
     let ms = report.reduce.time_per_step().as_secs_f64() * 1e3;
     Ok((weights(&model), report.fingerprints, ms))
 }
@@ -103,8 +107,10 @@ fn check(mpi: Mpi) -> AnyResult<bool> {
     let host = mpi.processor_name();
     let mpi: Rc<dyn Communicator> = Rc::new(mpi);
     // With dropout (each rank its own masks) and without (comparable with one process).
-    let (ours, fingerprints, ms) = train_small(mpi.clone(), true)?;
-    let (plain, _, _) = train_small(mpi, false)?;
+    let (ours, fingerprints, ms) = train_small(mpi.clone(), true, None)?;
+    let (plain, _, _) = train_small(mpi.clone(), false, None)?;
+    // Overlapped with the backward pass, on a second communicator, in buckets of 50.
+    let (overlapped, _, _) = train_small(mpi, true, Some(50))?;
     // Reaching here, every step's fingerprints agreed on every rank.
     println!(
         "rank {rank}/{n} on {host}: {} steps, weights fingerprint {:#018x}, all-reduce {ms:.3} ms/step",
@@ -127,7 +133,7 @@ fn check(mpi: Mpi) -> AnyResult<bool> {
     let threads: Vec<Vec<f32>> = std::thread::scope(|s| {
         let handles: Vec<_> = LocalGroup::ranks(n)?
             .into_iter()
-            .map(|c| s.spawn(move || train_small(Rc::new(c), true).map(|r| r.0)))
+            .map(|c| s.spawn(move || train_small(Rc::new(c), true, None).map(|r| r.0)))
             .collect();
         handles
             .into_iter()
@@ -136,13 +142,25 @@ fn check(mpi: Mpi) -> AnyResult<bool> {
     })?;
     let same_as_threads = threads.first() == Some(&ours);
     let close = max_diff <= TOLERANCE;
+    // On two ranks overlapping gives the same bits; on more, buckets fall elsewhere.
+    let overlap_diff = overlapped
+        .iter()
+        .zip(&ours)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    let overlap_ok = if n == 2 {
+        overlapped == ours
+    } else {
+        overlap_diff <= TOLERANCE
+    };
     println!(
         "mpi check: {n} ranks: identical weights on every rank after each of {} steps; \
          the same bits as {n} in-process ranks: {same_as_threads}; \
-         max |w - w_one_process| = {max_diff:e} (tolerance {TOLERANCE:e}): {close}",
+         max |w - w_one_process| = {max_diff:e} (tolerance {TOLERANCE:e}): {close}; \
+         overlapped with the backward pass: max |w - w_after| = {overlap_diff:e}: {overlap_ok}",
         fingerprints.len()
     );
-    Ok(same_as_threads && close)
+    Ok(same_as_threads && close && overlap_ok)
 }
 
 /// Agreement with one process at the global batch after 10 Adam steps, `f32` weights of
@@ -154,7 +172,8 @@ const TOLERANCE: f32 = 1e-4;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result =
-        Mpi::init()
+        // Multiple threads: the overlapped reduction runs on a background thread.
+        Mpi::init_threaded()
             .map_err(Into::into)
             .and_then(|mpi| match args.first().map(String::as_str) {
                 None | Some("check") => check(mpi),
@@ -180,6 +199,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let mut steps = 30usize;
     let mut order = ReduceOrder::RankOrder;
     let mut algorithm = ReduceAlgorithm::Ring;
+    let mut overlap = false;
     let mut cifar = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -190,6 +210,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
                 algorithm = ReduceAlgorithm::AllReduce;
             }
             "--gather" => algorithm = ReduceAlgorithm::AllReduce,
+            "--overlap" => overlap = true,
             "--cifar" => cifar = true,
             other => return Err(format!("unknown option {other:?}").into()),
         }
@@ -218,7 +239,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
         mnist_model()?
     };
     let mut model = Model::new(network, LOSS, Adam::new(AdamConfig::default())?);
-    let trainer = DataParallel::new(mpi).algorithm(algorithm);
+    let trainer = DataParallel::new(mpi).algorithm(algorithm).overlap(overlap);
     // One untimed epoch of 2 steps to warm up, then the timed epoch.
     let warm = FitConfig {
         steps_per_epoch: Some(2),
@@ -244,7 +265,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let alone_ms = started.elapsed().as_secs_f64() * 1e3 / 20.0;
     let step_ms = seconds / steps as f64 * 1e3;
     println!(
-        "RESULT model={} ranks={n} rank={rank} algorithm={algorithm:?} order={order:?} steps={steps} batch_per_rank={per_rank} \
+        "RESULT model={} ranks={n} rank={rank} algorithm={algorithm:?} overlap={overlap} order={order:?} steps={steps} batch_per_rank={per_rank} \
          images_per_s={:.0} step_ms={step_ms:.1} allreduce_ms_per_step={reduce_ms:.2} allreduce_alone_ms={alone_ms:.3} \
          gradient_bytes={}",
         if cifar { "cifar10" } else { "mnist" },

@@ -50,10 +50,25 @@ pub trait Communicator {
         receive: &mut [f64],
         from: usize,
     ) -> Result<()>;
+
+    /// A recipe for a second communicator over the same ranks, made and used on another
+    /// thread, whose operations never mix with this one's (`MPI_Comm_dup`): a background
+    /// thread can reduce gradients with it while this thread runs the backward pass. Every
+    /// rank must ask for one and run it at the same point, and make no other collective
+    /// call until the recipe has run. The default is an error: not supported.
+    fn background(&self) -> Result<CommunicatorRecipe> {
+        Err(crate::error::DistributedError::config(
+            "Communicator::background",
+            "this communicator has no second channel for a background thread",
+        ))
+    }
 }
 
+/// Makes, on the thread that runs it, a communicator (see [`Communicator::background`]).
+pub type CommunicatorRecipe = Box<dyn FnOnce() -> Result<Box<dyn Communicator>> + Send>;
+
 /// An element type that can be summed across ranks: `f32` and `f64`.
-pub trait Reducible: Element {
+pub trait Reducible: Element + Send + 'static {
     /// Sums `buffer` across the ranks of `comm`, in place.
     fn all_reduce_sum(comm: &dyn Communicator, buffer: &mut [Self]) -> Result<()>;
 
@@ -162,6 +177,12 @@ impl Communicator for SingleProcess {
         from: usize,
     ) -> Result<()> {
         loop_back(send, to, receive, from)
+    }
+
+    fn background(&self) -> Result<CommunicatorRecipe> {
+        Ok(Box::new(|| {
+            Ok(Box::new(SingleProcess) as Box<dyn Communicator>)
+        }))
     }
 }
 

@@ -1,11 +1,12 @@
 //! A group of ranks inside one process, one thread each, exchanging buffers through shared
 //! memory: data-parallel training tested without MPI, with the same rank-order sums.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::communicator::{sum_in_rank_order, Communicator};
+use crate::communicator::{sum_in_rank_order, Communicator, CommunicatorRecipe};
 use crate::error::{DistributedError, Result};
 
 /// What one rank deposits for a collective operation.
@@ -36,6 +37,26 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     timeout: Duration,
+    /// The groups made by [`Communicator::background`]: the k-th call on any rank joins
+    /// the k-th group.
+    backgrounds: Mutex<Vec<Arc<Shared>>>,
+}
+
+impl Shared {
+    fn new(world_size: usize, timeout: Duration) -> Arc<Self> {
+        Arc::new(Shared {
+            state: Mutex::new(State {
+                slots: vec![None; world_size],
+                read: 0,
+                left: None,
+                gone: vec![false; world_size],
+                mail: vec![VecDeque::new(); world_size * world_size],
+            }),
+            changed: Condvar::new(),
+            timeout,
+            backgrounds: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 /// One rank of a [`LocalGroup`]. Move each into its own thread; dropping one makes the
@@ -45,6 +66,8 @@ pub struct LocalCommunicator {
     rank: usize,
     world_size: usize,
     shared: Arc<Shared>,
+    /// Background groups this rank has joined.
+    backgrounds: Cell<usize>,
 }
 
 /// Makes the ranks of an in-process group.
@@ -69,22 +92,13 @@ impl LocalGroup {
                 "a group needs at least 1 rank, found 0",
             ));
         }
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                slots: vec![None; world_size],
-                read: 0,
-                left: None,
-                gone: vec![false; world_size],
-                mail: vec![VecDeque::new(); world_size * world_size],
-            }),
-            changed: Condvar::new(),
-            timeout,
-        });
+        let shared = Shared::new(world_size, timeout);
         Ok((0..world_size)
             .map(|rank| LocalCommunicator {
                 rank,
                 world_size,
                 shared: shared.clone(),
+                backgrounds: Cell::new(0),
             })
             .collect())
     }
@@ -291,6 +305,29 @@ impl Communicator for LocalCommunicator {
             }
             _ => Err(self.mismatch("send_recv")),
         }
+    }
+
+    fn background(&self) -> Result<CommunicatorRecipe> {
+        let k = self.backgrounds.get();
+        self.backgrounds.set(k + 1);
+        let mut groups = self
+            .shared
+            .backgrounds
+            .lock()
+            .map_err(|_| self.error("background", "a rank panicked".into()))?;
+        while groups.len() <= k {
+            groups.push(Shared::new(self.world_size, self.shared.timeout));
+        }
+        let shared = groups[k].clone();
+        let (rank, world_size) = (self.rank, self.world_size);
+        Ok(Box::new(move || {
+            Ok(Box::new(LocalCommunicator {
+                rank,
+                world_size,
+                shared,
+                backgrounds: Cell::new(0),
+            }) as Box<dyn Communicator>)
+        }))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::average::{GradientAverager, ReduceAlgorithm, ReduceStats, DEFAULT_BUC
 use crate::communicator::{Communicator, Reducible};
 use crate::error::{DistributedError, Result};
 use crate::fingerprint::{check_in_sync, weights_fingerprint};
+use crate::overlap::OverlappedAverager;
 use crate::rank_zero::RankZero;
 use crate::shard::Shard;
 
@@ -71,6 +72,7 @@ pub struct DataParallel {
     comm: Rc<dyn Communicator>,
     bucket_elements: usize,
     algorithm: ReduceAlgorithm,
+    overlap: bool,
     verify: bool,
 }
 
@@ -86,6 +88,7 @@ impl DataParallel {
             comm,
             bucket_elements: DEFAULT_BUCKET_ELEMENTS,
             algorithm: ReduceAlgorithm::default(),
+            overlap: false,
             verify: false,
         }
     }
@@ -99,6 +102,16 @@ impl DataParallel {
     /// Sums each bucket with `algorithm` (default [`ReduceAlgorithm::Ring`]).
     pub fn algorithm(mut self, algorithm: ReduceAlgorithm) -> Self {
         self.algorithm = algorithm;
+        self
+    }
+
+    /// Whether to sum gradients during the backward pass ([`OverlappedAverager`]: a
+    /// background thread reduces each bucket once its gradients are final) instead of after
+    /// it. Needs a communicator with [`Communicator::background`] (`Mpi::init_threaded`
+    /// under MPI). Default off: on the 2-core machine of `docs/benchmarks.md` it was not
+    /// measurably faster.
+    pub fn overlap(mut self, overlap: bool) -> Self {
+        self.overlap = overlap;
         self
     }
 
@@ -163,10 +176,18 @@ impl DataParallel {
         callbacks: &mut [&mut dyn Callback<T>],
     ) -> Result<FitReport> {
         check_in_sync(self.comm.as_ref(), model)?;
-        let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements)
-            .with_algorithm(self.algorithm);
-        let stats = averager.stats();
-        if let Some(previous) = model.set_gradient_hook(Some(Box::new(averager))) {
+        let (hook, stats): (Box<dyn strata_layers::train::GradientHook<T>>, _) = if self.overlap {
+            let averager =
+                OverlappedAverager::new(self.comm.clone(), self.bucket_elements, self.algorithm)?;
+            let stats = averager.stats();
+            (Box::new(averager), stats)
+        } else {
+            let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements)
+                .with_algorithm(self.algorithm);
+            let stats = averager.stats();
+            (Box::new(averager), stats)
+        };
+        if let Some(previous) = model.set_gradient_hook(Some(hook)) {
             model.set_gradient_hook(Some(previous));
             return Err(DistributedError::config(
                 "DataParallel::fit",
