@@ -19,7 +19,8 @@
 //! time in all-reduce per step. Buckets are summed by the ring all-reduce (the default);
 //! `--gather` sums them by gathering every rank's bucket and adding in rank order, and
 //! `--native` by `MPI_Allreduce`; `--overlap` sums each bucket on a background thread
-//! during the backward pass (MPI is initialised with `MPI_THREAD_MULTIPLE` in every mode).
+//! during the backward pass; `--bucket N` sets the bucket size in values. MPI is initialised
+//! with `MPI_THREAD_MULTIPLE` in every mode.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -200,6 +201,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let mut order = ReduceOrder::RankOrder;
     let mut algorithm = ReduceAlgorithm::Ring;
     let mut overlap = false;
+    let mut bucket = strata_distributed::DEFAULT_BUCKET_ELEMENTS;
     let mut cifar = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -211,6 +213,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
             }
             "--gather" => algorithm = ReduceAlgorithm::AllReduce,
             "--overlap" => overlap = true,
+            "--bucket" => bucket = it.next().ok_or("--bucket needs a number")?.parse()?,
             "--cifar" => cifar = true,
             other => return Err(format!("unknown option {other:?}").into()),
         }
@@ -265,7 +268,7 @@ fn bench(mpi: Mpi, args: &[String]) -> AnyResult<()> {
     let alone_ms = started.elapsed().as_secs_f64() * 1e3 / 20.0;
     let step_ms = seconds / steps as f64 * 1e3;
     println!(
-        "RESULT model={} ranks={n} rank={rank} algorithm={algorithm:?} overlap={overlap} order={order:?} steps={steps} batch_per_rank={per_rank} \
+        "RESULT model={} ranks={n} rank={rank} algorithm={algorithm:?} overlap={overlap} bucket={bucket} order={order:?} steps={steps} batch_per_rank={per_rank} \
          images_per_s={:.0} step_ms={step_ms:.1} allreduce_ms_per_step={reduce_ms:.2} allreduce_alone_ms={alone_ms:.3} \
          gradient_bytes={}",
         if cifar { "cifar10" } else { "mnist" },
