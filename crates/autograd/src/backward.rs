@@ -294,6 +294,18 @@ mod tests {
     }
 
     #[test]
+    fn leaves_are_ready_latest_used_first() {
+        let a = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
+        let b = Var::parameter(Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2]).unwrap());
+        // b is used by the last op, a (twice) before it: b's gradient is final first.
+        let y = a.exp().add(&a).unwrap().mul(&b).unwrap().sum_all().unwrap();
+        let mut log = Log::default();
+        y.backward_observed(&Tensor::ones(&[]), &mut log).unwrap();
+        let ids: Vec<VarId> = log.ready.iter().map(|r| r.0).collect();
+        assert_eq!(ids, [b.id(), a.id()]);
+    }
+
+    #[test]
     fn an_observer_that_times_nothing_gets_no_timings_and_the_same_gradients() {
         let x = Var::parameter(Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap());
         let y = x.exp().mul(&x).unwrap().sum_all().unwrap();

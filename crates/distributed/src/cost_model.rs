@@ -6,7 +6,7 @@
 //! (a reduce-scatter and an all-gather of `N−1` steps each) and pays `2(N−1)` message
 //! latencies per bucket. A step of weak scaling (fixed batch per rank) takes the compute
 //! time of one rank plus the all-reduce when the reduction does not overlap the backward
-//! pass (as ours does not); the efficiency is compute ÷ (compute + all-reduce).
+//! pass (as ours by default does not); the efficiency is compute ÷ (compute + all-reduce).
 
 /// A network link between machines.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,7 +9,10 @@
 //! - [`Shard`] / [`shard_range`]: each rank's rows of each global batch of one shared, seeded
 //!   source, so N ranks × B samples train on what one process trains on at N·B;
 //! - [`GradientAverager`]: the averaging step, weighted by each rank's share, in buckets of
-//!   bounded size, summed in rank order;
+//!   bounded size, each summed by a [`ring_all_reduce`] in a fixed order (or by the
+//!   communicator's rank-order all-reduce, [`ReduceAlgorithm`]);
+//! - [`OverlappedAverager`]: the same, summing each bucket on a background thread while
+//!   the backward pass still runs ([`DataParallel::overlap`]);
 //! - [`RankZero`]: callbacks (checkpoints, charts, early stopping) on rank 0 only, with its
 //!   decision to stop given to every rank;
 //! - [`check_in_sync`]: fingerprints of weights, optimiser state and position compared
@@ -67,18 +70,22 @@ mod fingerprint;
 mod local;
 #[cfg(feature = "mpi")]
 mod mpi_comm;
+mod overlap;
 mod rank_zero;
+mod ring;
 mod shard;
 mod trainer;
 
-pub use average::{GradientAverager, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
-pub use communicator::{Communicator, Reducible, SingleProcess};
+pub use average::{GradientAverager, ReduceAlgorithm, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
+pub use communicator::{Communicator, CommunicatorRecipe, Reducible, SingleProcess};
 pub use error::{DistributedError, Result};
 pub use fingerprint::{check_in_sync, state_fingerprint, weights_fingerprint};
 pub use local::{LocalCommunicator, LocalGroup};
 #[cfg(feature = "mpi")]
 pub use mpi_comm::{Mpi, ReduceOrder};
+pub use overlap::OverlappedAverager;
 pub use rank_zero::RankZero;
+pub use ring::ring_all_reduce;
 pub use shard::{shard_range, Shard};
 pub use trainer::{DataParallel, FitReport};
 

@@ -1,10 +1,12 @@
 //! A group of ranks inside one process, one thread each, exchanging buffers through shared
 //! memory: data-parallel training tested without MPI, with the same rank-order sums.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::communicator::{sum_in_rank_order, Communicator};
+use crate::communicator::{sum_in_rank_order, Communicator, CommunicatorRecipe};
 use crate::error::{DistributedError, Result};
 
 /// What one rank deposits for a collective operation.
@@ -21,8 +23,13 @@ struct State {
     slots: Vec<Option<Payload>>,
     /// Ranks that have read the deposited payloads of the current operation.
     read: usize,
-    /// A rank was dropped: every later operation fails instead of waiting for it.
+    /// A rank was dropped: every later collective operation fails instead of waiting for it.
     left: Option<usize>,
+    /// Which ranks were dropped: a receive from one of them fails instead of waiting.
+    gone: Vec<bool>,
+    /// Point-to-point messages in flight, first sent first, one queue per (sender,
+    /// receiver) at `sender * world_size + receiver`.
+    mail: Vec<VecDeque<Payload>>,
 }
 
 #[derive(Debug)]
@@ -30,6 +37,26 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     timeout: Duration,
+    /// The groups made by [`Communicator::background`]: the k-th call on any rank joins
+    /// the k-th group.
+    backgrounds: Mutex<Vec<Arc<Shared>>>,
+}
+
+impl Shared {
+    fn new(world_size: usize, timeout: Duration) -> Arc<Self> {
+        Arc::new(Shared {
+            state: Mutex::new(State {
+                slots: vec![None; world_size],
+                read: 0,
+                left: None,
+                gone: vec![false; world_size],
+                mail: vec![VecDeque::new(); world_size * world_size],
+            }),
+            changed: Condvar::new(),
+            timeout,
+            backgrounds: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 /// One rank of a [`LocalGroup`]. Move each into its own thread; dropping one makes the
@@ -39,6 +66,8 @@ pub struct LocalCommunicator {
     rank: usize,
     world_size: usize,
     shared: Arc<Shared>,
+    /// Background groups this rank has joined.
+    backgrounds: Cell<usize>,
 }
 
 /// Makes the ranks of an in-process group.
@@ -63,20 +92,13 @@ impl LocalGroup {
                 "a group needs at least 1 rank, found 0",
             ));
         }
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                slots: vec![None; world_size],
-                read: 0,
-                left: None,
-            }),
-            changed: Condvar::new(),
-            timeout,
-        });
+        let shared = Shared::new(world_size, timeout);
         Ok((0..world_size)
             .map(|rank| LocalCommunicator {
                 rank,
                 world_size,
                 shared: shared.clone(),
+                backgrounds: Cell::new(0),
             })
             .collect())
     }
@@ -104,14 +126,26 @@ impl LocalCommunicator {
     fn wait_until<'g>(
         &self,
         operation: &'static str,
+        state: MutexGuard<'g, State>,
+        done: impl Fn(&State) -> bool,
+    ) -> Result<MutexGuard<'g, State>> {
+        self.wait_for(operation, state, done, |s| s.left)
+    }
+
+    /// Waits on the condition variable until `done` holds, failing if `left` names a rank
+    /// that left or the timeout passed.
+    fn wait_for<'g>(
+        &self,
+        operation: &'static str,
         mut state: MutexGuard<'g, State>,
         done: impl Fn(&State) -> bool,
+        left: impl Fn(&State) -> Option<usize>,
     ) -> Result<MutexGuard<'g, State>> {
         loop {
             if done(&state) {
                 return Ok(state);
             }
-            if let Some(rank) = state.left {
+            if let Some(rank) = left(&state) {
                 return Err(self.error(operation, format!("rank {rank} left the group")));
             }
             let (next, timeout) = self
@@ -152,6 +186,32 @@ impl LocalCommunicator {
         Ok(all)
     }
 
+    /// Posts `mine` to rank `to` (never blocks) and waits for the next message from rank
+    /// `from`.
+    fn send_recv(&self, mine: Payload, to: usize, from: usize) -> Result<Payload> {
+        let n = self.world_size;
+        if to >= n || from >= n {
+            return Err(self.error(
+                "send_recv",
+                format!("ranks {to} and {from} named, but the group has {n}"),
+            ));
+        }
+        let mut state = self.lock("send_recv")?;
+        state.mail[self.rank * n + to].push_back(mine);
+        self.shared.changed.notify_all();
+        let inbox = from * n + self.rank;
+        // Only the sender's leaving matters: other ranks may have finished their part.
+        state = self.wait_for(
+            "send_recv",
+            state,
+            |s| !s.mail[inbox].is_empty(),
+            |s| s.gone[from].then_some(from),
+        )?;
+        state.mail[inbox]
+            .pop_front()
+            .ok_or_else(|| self.error("send_recv", "a message vanished".into()))
+    }
+
     fn mismatch(&self, operation: &'static str) -> DistributedError {
         self.error(
             operation,
@@ -164,6 +224,7 @@ impl Drop for LocalCommunicator {
     fn drop(&mut self) {
         if let Ok(mut state) = self.shared.state.lock() {
             state.left.get_or_insert(self.rank);
+            state.gone[self.rank] = true;
             self.shared.changed.notify_all();
         }
     }
@@ -212,6 +273,61 @@ impl Communicator for LocalCommunicator {
                 _ => Err(self.mismatch("all_gather")),
             })
             .collect()
+    }
+
+    fn send_recv_f32(
+        &self,
+        send: &[f32],
+        to: usize,
+        receive: &mut [f32],
+        from: usize,
+    ) -> Result<()> {
+        match self.send_recv(Payload::F32(send.to_vec()), to, from)? {
+            Payload::F32(v) if v.len() == receive.len() => {
+                receive.copy_from_slice(&v);
+                Ok(())
+            }
+            _ => Err(self.mismatch("send_recv")),
+        }
+    }
+
+    fn send_recv_f64(
+        &self,
+        send: &[f64],
+        to: usize,
+        receive: &mut [f64],
+        from: usize,
+    ) -> Result<()> {
+        match self.send_recv(Payload::F64(send.to_vec()), to, from)? {
+            Payload::F64(v) if v.len() == receive.len() => {
+                receive.copy_from_slice(&v);
+                Ok(())
+            }
+            _ => Err(self.mismatch("send_recv")),
+        }
+    }
+
+    fn background(&self) -> Result<CommunicatorRecipe> {
+        let k = self.backgrounds.get();
+        self.backgrounds.set(k + 1);
+        let mut groups = self
+            .shared
+            .backgrounds
+            .lock()
+            .map_err(|_| self.error("background", "a rank panicked".into()))?;
+        while groups.len() <= k {
+            groups.push(Shared::new(self.world_size, self.shared.timeout));
+        }
+        let shared = groups[k].clone();
+        let (rank, world_size) = (self.rank, self.world_size);
+        Ok(Box::new(move || {
+            Ok(Box::new(LocalCommunicator {
+                rank,
+                world_size,
+                shared,
+                backgrounds: Cell::new(0),
+            }) as Box<dyn Communicator>)
+        }))
     }
 }
 
@@ -267,6 +383,35 @@ mod tests {
             results.iter().all(|r| r == &results[0]),
             "every rank the same bits"
         );
+    }
+
+    #[test]
+    fn messages_between_two_ranks_arrive_in_order() {
+        let results = on_ranks(3, |c| {
+            let (r, n) = (c.rank(), c.world_size());
+            let mut got = Vec::new();
+            for round in 0..20 {
+                let send = [r as f32, round as f32];
+                let mut receive = [0.0f32; 2];
+                c.send_recv_f32(&send, (r + 1) % n, &mut receive, (r + n - 1) % n)
+                    .unwrap();
+                got.push(receive);
+            }
+            got
+        });
+        for (r, got) in results.iter().enumerate() {
+            let left = ((r + 2) % 3) as f32;
+            let expected: Vec<[f32; 2]> = (0..20).map(|k| [left, k as f32]).collect();
+            assert_eq!(*got, expected, "rank {r}");
+        }
+        let wrong = on_ranks(2, |c| {
+            let mut receive = vec![0.0f64; 1 + c.rank()];
+            let other = 1 - c.rank();
+            c.send_recv_f64(&[1.0], other, &mut receive, other)
+                .map_err(|e| e.to_string())
+        });
+        assert!(wrong[0].is_ok());
+        assert!(wrong[1].as_ref().unwrap_err().contains("different"));
     }
 
     #[test]

@@ -11,10 +11,11 @@ use strata_layers::{LayersError, Result as LayersResult};
 use strata_tensor::seed::derive_seed;
 use strata_tensor::Element;
 
-use crate::average::{GradientAverager, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
+use crate::average::{GradientAverager, ReduceAlgorithm, ReduceStats, DEFAULT_BUCKET_ELEMENTS};
 use crate::communicator::{Communicator, Reducible};
 use crate::error::{DistributedError, Result};
 use crate::fingerprint::{check_in_sync, weights_fingerprint};
+use crate::overlap::OverlappedAverager;
 use crate::rank_zero::RankZero;
 use crate::shard::Shard;
 
@@ -70,6 +71,8 @@ impl<T: Element> Callback<T> for VerifySync<'_> {
 pub struct DataParallel {
     comm: Rc<dyn Communicator>,
     bucket_elements: usize,
+    algorithm: ReduceAlgorithm,
+    overlap: bool,
     verify: bool,
 }
 
@@ -84,6 +87,8 @@ impl DataParallel {
         Self {
             comm,
             bucket_elements: DEFAULT_BUCKET_ELEMENTS,
+            algorithm: ReduceAlgorithm::default(),
+            overlap: false,
             verify: false,
         }
     }
@@ -91,6 +96,22 @@ impl DataParallel {
     /// Reduces gradients in buckets of at most `elements` (at least 1) values.
     pub fn bucket_elements(mut self, elements: usize) -> Self {
         self.bucket_elements = elements.max(1);
+        self
+    }
+
+    /// Sums each bucket with `algorithm` (default [`ReduceAlgorithm::Ring`]).
+    pub fn algorithm(mut self, algorithm: ReduceAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Whether to sum gradients during the backward pass ([`OverlappedAverager`]: a
+    /// background thread reduces each bucket once its gradients are final) instead of after
+    /// it. Needs a communicator with [`Communicator::background`] (`Mpi::init_threaded`
+    /// under MPI). Default off: on the 2-core machine of `docs/benchmarks.md` it was not
+    /// measurably faster.
+    pub fn overlap(mut self, overlap: bool) -> Self {
+        self.overlap = overlap;
         self
     }
 
@@ -155,9 +176,18 @@ impl DataParallel {
         callbacks: &mut [&mut dyn Callback<T>],
     ) -> Result<FitReport> {
         check_in_sync(self.comm.as_ref(), model)?;
-        let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements);
-        let stats = averager.stats();
-        if let Some(previous) = model.set_gradient_hook(Some(Box::new(averager))) {
+        let (hook, stats): (Box<dyn strata_layers::train::GradientHook<T>>, _) = if self.overlap {
+            let averager =
+                OverlappedAverager::new(self.comm.clone(), self.bucket_elements, self.algorithm)?;
+            let stats = averager.stats();
+            (Box::new(averager), stats)
+        } else {
+            let averager = GradientAverager::new(self.comm.clone(), self.bucket_elements)
+                .with_algorithm(self.algorithm);
+            let stats = averager.stats();
+            (Box::new(averager), stats)
+        };
+        if let Some(previous) = model.set_gradient_hook(Some(hook)) {
             model.set_gradient_hook(Some(previous));
             return Err(DistributedError::config(
                 "DataParallel::fit",

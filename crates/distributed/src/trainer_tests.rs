@@ -169,6 +169,89 @@ fn n_ranks_at_batch_b_match_one_process_at_batch_n_b() {
     }
 }
 
+/// Weights after 2 epochs on `n` ranks summing with `algorithm`, checked equal on every rank.
+fn weights_with(n: usize, algorithm: ReduceAlgorithm) -> Vec<f64> {
+    let ranks = on_ranks(n, |trainer| {
+        let (x, y) = data::<f32>();
+        let global = TensorBatches::new(&x, &y, GLOBAL_BATCH).unwrap().shuffle(5);
+        let mut m = model::<f32>(1, true);
+        trainer
+            .algorithm(algorithm)
+            .verify_every_step(true)
+            .fit(&mut m, &global, None, &config(2), &mut [])
+            .unwrap();
+        weights(&m)
+    });
+    assert!(
+        ranks.iter().all(|w| w == &ranks[0]),
+        "{n} ranks, {algorithm:?}"
+    );
+    ranks.into_iter().next().unwrap()
+}
+
+#[test]
+fn the_ring_and_the_rank_order_gather_agree() {
+    // On two ranks the ring's order is the rank order (addition commutes): the same bits.
+    let ring = weights_with(2, ReduceAlgorithm::Ring);
+    assert_eq!(ring, weights_with(2, ReduceAlgorithm::AllReduce));
+    // On 3 and 4 the ring sums most chunks in another order: the same to rounding, and
+    // repeatable bit for bit.
+    for n in [3, 4] {
+        let ring = weights_with(n, ReduceAlgorithm::Ring);
+        let gather = weights_with(n, ReduceAlgorithm::AllReduce);
+        let d = max_difference(&ring, &gather);
+        assert!(d < 1e-5, "{n} ranks: {d:e}");
+        eprintln!("{n} ranks: ring vs rank-order gather: max |dw| {d:e}");
+        assert_eq!(
+            ring,
+            weights_with(n, ReduceAlgorithm::Ring),
+            "{n} ranks, again"
+        );
+    }
+}
+
+/// Weights after 2 epochs on `n` ranks, overlapping the reduction or not, in buckets of
+/// `bucket`, checked equal on every rank; and the reduction's figures.
+fn weights_overlapped(n: usize, overlap: bool, bucket: usize) -> (Vec<f64>, ReduceStats) {
+    let ranks = on_ranks(n, |trainer| {
+        let (x, y) = data::<f32>();
+        let global = TensorBatches::new(&x, &y, GLOBAL_BATCH).unwrap().shuffle(5);
+        let mut m = model::<f32>(1, true);
+        let report = trainer
+            .overlap(overlap)
+            .bucket_elements(bucket)
+            .verify_every_step(true)
+            .fit(&mut m, &global, None, &config(2), &mut [])
+            .unwrap();
+        (weights(&m), report.reduce)
+    });
+    assert!(
+        ranks.iter().all(|w| w.0 == ranks[0].0),
+        "{n} ranks, overlap {overlap}"
+    );
+    ranks.into_iter().next().unwrap()
+}
+
+#[test]
+fn overlapping_the_backward_pass_gives_the_same_weights() {
+    for bucket in [DEFAULT_BUCKET_ELEMENTS, 7] {
+        // Two ranks: the same bits, however the buckets fall.
+        let (plain, plain_stats) = weights_overlapped(2, false, bucket);
+        let (overlapped, stats) = weights_overlapped(2, true, bucket);
+        assert_eq!(plain, overlapped, "bucket {bucket}");
+        assert_eq!(stats.steps, plain_stats.steps);
+        assert_eq!(stats.bytes, plain_stats.bytes);
+        // Three: the same to rounding, and repeatable.
+        let (plain, _) = weights_overlapped(3, false, bucket);
+        let (overlapped, _) = weights_overlapped(3, true, bucket);
+        assert!(
+            max_difference(&plain, &overlapped) < 1e-5,
+            "bucket {bucket}"
+        );
+        assert_eq!(overlapped, weights_overlapped(3, true, bucket).0);
+    }
+}
+
 #[test]
 fn buckets_of_any_size_give_the_same_bits() {
     let run = |bucket: usize| {

@@ -5,7 +5,8 @@
 //! process's peak resident memory.
 //!
 //! `cargo run --release -p strata-layers --example model_bench -- w5 [batch]`
-//! (`w4 <batch>`, `w6 [batch]`; `w4profile`, `w5profile`, `w6profile [batch]` print per-layer
+//! (`w4 <batch>`, `w6 [batch]`; `w5train [batch]`: VGG-16 train steps with Adam, 3 timed
+//! after 1 untimed, default batch 4; `w4profile`, `w5profile`, `w6profile [batch]` print per-layer
 //! forward and backward times of a few train steps; `w5layers` times each VGG-16 kernel alone).
 
 use rand::rngs::StdRng;
@@ -91,6 +92,16 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn train(name: &str, network: Sequential<f32>, batch: usize, classes: usize) -> BenchResult<()> {
+    train_timed(name, network, batch, classes, &TimingConfig::default())
+}
+
+fn train_timed(
+    name: &str,
+    network: Sequential<f32>,
+    batch: usize,
+    classes: usize,
+    config: &TimingConfig,
+) -> BenchResult<()> {
     let mut rng = StdRng::seed_from_u64(0);
     let mut shape = vec![batch];
     shape.extend_from_slice(network.input_shape());
@@ -107,7 +118,7 @@ fn train(name: &str, network: Sequential<f32>, batch: usize, classes: usize) -> 
         adam,
     );
     let mut step = 0u64;
-    let timing = time_calls(&TimingConfig::default(), || -> BenchResult<()> {
+    let timing = time_calls(config, || -> BenchResult<()> {
         step += 1;
         model.train_step(&x, &y, &mut ForwardContext::train(step))?;
         Ok(())
@@ -221,13 +232,24 @@ fn main() -> BenchResult<()> {
     match args.first().map(String::as_str) {
         Some("w4") => train("W4", cifar()?, batch(32)?, 10),
         Some("w5") => infer("W5", vgg16()?, batch(1)?),
+        // Seconds per step: one untimed step, then 3 timed samples of one step each.
+        Some("w5train") => {
+            let config = TimingConfig {
+                samples: 3,
+                min_sample: std::time::Duration::ZERO,
+                warmup: std::time::Duration::ZERO,
+                max_warmup_calls: 0,
+            };
+            train_timed("W5", vgg16()?, batch(4)?, 1000, &config)
+        }
         Some("w5layers") => vgg_layers(batch(1)?),
         Some("w4profile") => profile(cifar()?, batch(32)?, 10, 3),
         Some("w5profile") => profile(vgg16()?, batch(1)?, 1000, 2),
         Some("w6") => train("W6", shapes()?, batch(30)?, 3),
         Some("w6profile") => profile(shapes()?, batch(30)?, 3, 3),
-        _ => {
-            Err("usage: model_bench w4|w5|w6|w5layers|w4profile|w5profile|w6profile [batch]".into())
-        }
+        _ => Err(
+            "usage: model_bench w4|w5|w5train|w6|w5layers|w4profile|w5profile|w6profile [batch]"
+                .into(),
+        ),
     }
 }

@@ -29,6 +29,24 @@ pub struct StepGradients<'a, T: Element> {
     pub gradients: &'a mut [(String, Tensor<T>)],
 }
 
+/// One parameter's gradient, final while the backward pass still runs (see
+/// [`GradientHook::on_gradient_ready`]).
+#[derive(Debug)]
+pub struct ReadyGradient<'a, T: Element> {
+    /// Where training is (0-based), as in [`StepGradients::position`].
+    pub position: StepPosition,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// The batch's loss as computed (the mean over `samples`).
+    pub loss: f64,
+    /// The parameter's index in the network's parameter order.
+    pub parameter: usize,
+    /// The parameter's stable name.
+    pub name: &'a str,
+    /// Its gradient (final: the same tensor [`GradientHook::on_gradients`] then sees).
+    pub gradient: &'a Tensor<T>,
+}
+
 /// Runs after every training step's backward pass and before its optimiser step
 /// (see [`Model::set_gradient_hook`](super::Model::set_gradient_hook)).
 ///
@@ -39,6 +57,21 @@ pub struct StepGradients<'a, T: Element> {
 pub trait GradientHook<T: Element> {
     /// Sees, and may change, one step's loss and gradients.
     fn on_gradients(&mut self, step: StepGradients<'_, T>) -> HookResult;
+
+    /// Whether [`GradientHook::on_gradient_ready`] is wanted. Default `false`: the backward
+    /// pass then runs without looking up its leaves.
+    fn wants_ready_gradients(&self) -> bool {
+        false
+    }
+
+    /// Called during the backward pass, in the order gradients become final (the last
+    /// layers' first), for each parameter that receives a gradient, when
+    /// [`GradientHook::wants_ready_gradients`] says so; then
+    /// [`GradientHook::on_gradients`] runs as usual. Work started here overlaps the rest of
+    /// the backward pass. A failure here is reported by the following `on_gradients`.
+    fn on_gradient_ready(&mut self, ready: ReadyGradient<'_, T>) {
+        let _ = ready;
+    }
 }
 
 impl<T: Element, F> GradientHook<T> for F
@@ -163,5 +196,58 @@ mod tests {
             "{err}"
         );
         assert_eq!(weights(&m), before);
+    }
+
+    /// Records the gradients it is given as they become ready, then at the end.
+    #[derive(Default)]
+    struct Recorder {
+        ready: Vec<(usize, String, Vec<f64>, usize)>,
+        at_end: Vec<(String, Vec<f64>)>,
+    }
+
+    impl GradientHook<f64> for std::rc::Rc<std::cell::RefCell<Recorder>> {
+        fn on_gradients(&mut self, step: StepGradients<'_, f64>) -> HookResult {
+            self.borrow_mut().at_end = step
+                .gradients
+                .iter()
+                .map(|(n, g)| (n.clone(), g.to_vec()))
+                .collect();
+            Ok(())
+        }
+
+        fn wants_ready_gradients(&self) -> bool {
+            true
+        }
+
+        fn on_gradient_ready(&mut self, ready: ReadyGradient<'_, f64>) {
+            self.borrow_mut().ready.push((
+                ready.parameter,
+                ready.name.to_string(),
+                ready.gradient.to_vec(),
+                ready.samples,
+            ));
+        }
+    }
+
+    #[test]
+    fn ready_gradients_come_last_layer_first_and_are_the_final_ones() {
+        let (x, y) = batch();
+        let mut m = model(0.1);
+        let recorder = std::rc::Rc::new(std::cell::RefCell::new(Recorder::default()));
+        m.set_gradient_hook(Some(Box::new(recorder.clone())));
+        m.train_step(&x, &y, &mut ForwardContext::train(1)).unwrap();
+        let r = recorder.borrow();
+        let order: Vec<usize> = r.ready.iter().map(|g| g.0).collect();
+        // dense_1's bias and kernel before dense's: the backward pass runs from the loss.
+        assert_eq!(order.len(), 4);
+        assert!(
+            order[0] >= 2 && order[1] >= 2 && order[2] < 2 && order[3] < 2,
+            "{order:?}"
+        );
+        for (parameter, name, g, samples) in &r.ready {
+            assert_eq!(*samples, 2);
+            assert_eq!(&r.at_end[*parameter].0, name);
+            assert_eq!(&r.at_end[*parameter].1, g, "{name}");
+        }
     }
 }

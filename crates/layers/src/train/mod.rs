@@ -11,10 +11,11 @@ mod model;
 mod profile;
 mod progress;
 mod source;
+mod step_observer;
 
 pub use callbacks::{Callback, Control, EarlyStopping, EpochHook, ModelCheckpoint, Monitor};
 pub use fit::{EpochSchedule, FitConfig, StepPosition, Validation};
-pub use gradient_hook::{GradientHook, HookResult, StepGradients};
+pub use gradient_hook::{GradientHook, HookResult, ReadyGradient, StepGradients};
 pub use history::{EpochStats, Evaluation, History};
 pub use model::Model;
 pub use profile::{LayerTime, StepProfile};

@@ -8,6 +8,7 @@ use strata_tensor::{Element, Tensor};
 use super::fit::StepPosition;
 use super::gradient_hook::{GradientHook, StepGradients};
 use super::profile::StepProfiler;
+use super::step_observer::{ReadyForwarder, StepObserver};
 use crate::error::{LayersError, Result};
 use crate::loss::Loss;
 use crate::module::ForwardContext;
@@ -173,9 +174,26 @@ impl<T: Element> Model<T> {
         if !loss_value.is_finite() && self.gradient_hook.is_none() {
             return Err(non_finite_loss(position, loss_value));
         }
-        let grads = match profiler.as_deref_mut() {
-            Some(p) => loss.backward_observed(&Tensor::ones(loss.shape()), p)?,
-            None => loss.backward()?,
+        let grads = {
+            let ready = match self.gradient_hook.as_mut() {
+                Some(hook) if hook.wants_ready_gradients() => Some(ReadyForwarder {
+                    hook: hook.as_mut(),
+                    parameters: ReadyForwarder::index(self.network.parameter_refs()),
+                    position,
+                    samples: y.len(),
+                    loss: loss_value,
+                }),
+                _ => None,
+            };
+            let mut observer = StepObserver {
+                profiler: profiler.as_deref_mut(),
+                ready,
+            };
+            if observer.is_active() {
+                loss.backward_observed(&Tensor::ones(loss.shape()), &mut observer)?
+            } else {
+                loss.backward()?
+            }
         };
         let mut gradients = self.named_gradients(&grads);
         if let Some(hook) = self.gradient_hook.as_mut() {
