@@ -10,8 +10,8 @@ use strata_data::{
     Split, Subset, Transform,
 };
 use strata_layers::metrics::ConfusionMatrix;
-use strata_layers::plot::{ImageGrid, Tile};
 use strata_layers::Sequential;
+use strata_plot::{ImageGrid, Tile};
 use strata_tensor::Tensor;
 
 use crate::data::{open_split, DatasetKind, Standardization};

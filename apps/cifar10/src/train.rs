@@ -9,8 +9,8 @@ use strata_data::{
     Split, Subset,
 };
 use strata_distributed::{Communicator, DataParallel};
-use strata_layers::plot::Chart;
 use strata_layers::train::{batches_from_fn, FitConfig, History, ModelCheckpoint, Verbosity};
+use strata_plot::Chart;
 
 use crate::data::{open_split, DatasetKind, Standardization};
 use crate::model::{cifar_model, compile, Dropout};

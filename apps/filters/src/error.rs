@@ -38,9 +38,12 @@ pub enum FilterError {
     /// Loading an image or writing raw values failed.
     #[error(transparent)]
     Data(#[from] strata_data::DataError),
-    /// Building or running the network, or drawing a picture, failed.
+    /// Building or running the network failed.
     #[error(transparent)]
     Layers(#[from] strata_layers::LayersError),
+    /// Drawing or writing a picture failed.
+    #[error(transparent)]
+    Plot(#[from] strata_plot::PlotError),
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] strata_tensor::TensorError),

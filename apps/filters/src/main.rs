@@ -10,7 +10,7 @@ use filters::{
     run_stages, stages_sheet, write_raw, Border, FilterError, StagesOptions, FILTER_NAMES,
 };
 use strata_data::{load_image, load_image_unscaled, ColorMode};
-use strata_layers::plot::{display_image, save_image_png};
+use strata_plot::{display_image, save_image_png};
 
 #[derive(Parser)]
 #[command(

@@ -5,8 +5,8 @@ use strata_layers::layer::{
     Activation, Conv2dConfig, DenseConfig, Dropout2dConfig, FlattenConfig, InitDefaults,
     MaxPool2dConfig,
 };
-use strata_layers::plot::{display_image, vector_image, ImageGrid, Sheet, Tile};
 use strata_layers::{ForwardContext, Sequential};
+use strata_plot::{display_image, vector_image, ImageGrid, Sheet, Tile};
 use strata_tensor::Tensor;
 
 use crate::error::Result;

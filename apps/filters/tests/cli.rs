@@ -27,7 +27,7 @@ fn picture(dir: &Path) -> PathBuf {
     }
     let t = strata_tensor::Tensor::from_vec(values, &[3, 12, 10]).unwrap();
     let path = dir.join("in.png");
-    strata_layers::plot::save_image_png(&path, &t).unwrap();
+    strata_plot::save_image_png(&path, &t).unwrap();
     path
 }
 

@@ -14,9 +14,9 @@ use strata_layers::layer::{Activation, Conv2dConfig, DenseConfig, FlattenConfig,
 use strata_layers::loss::Loss;
 use strata_layers::metrics::ConfusionMatrix;
 use strata_layers::optim::{Adam, AdamConfig, ExponentialDecay};
-use strata_layers::plot::{Chart, ImageGrid, Tile};
 use strata_layers::train::{batches_from_fn, EpochSchedule, FitConfig, History, Model, Verbosity};
 use strata_layers::Sequential;
+use strata_plot::{Chart, ImageGrid, Tile};
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.

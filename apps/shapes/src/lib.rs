@@ -17,13 +17,13 @@ use strata_layers::layer::{
 };
 use strata_layers::loss::Loss;
 use strata_layers::optim::{Adam, AdamConfig};
-use strata_layers::plot::Chart;
 use strata_layers::train::{
     batches_from_fn, BatchSource, Callback, FitConfig, History, Model, ModelCheckpoint,
     TensorBatches, Validation, Verbosity,
 };
 use strata_layers::Sequential;
 use strata_layers::Targets;
+use strata_plot::Chart;
 use strata_tensor::Tensor;
 
 /// The app's error type: every library error already names what went wrong.

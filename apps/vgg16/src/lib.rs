@@ -16,9 +16,12 @@ pub enum AppError {
     /// Reading or mapping a weight file.
     #[error(transparent)]
     Import(#[from] strata_import::ImportError),
-    /// Building or running the model, or drawing.
+    /// Building or running the model.
     #[error(transparent)]
     Layers(#[from] strata_layers::LayersError),
+    /// Drawing or writing a picture.
+    #[error(transparent)]
+    Plot(#[from] strata_plot::PlotError),
     /// Decoding or preprocessing an image.
     #[error(transparent)]
     Data(#[from] strata_data::DataError),

@@ -1,7 +1,7 @@
 //! Pictures of what the network computes: the first convolution's filters as colour tiles
 //! (as caffe's `vis_square`) and a layer's feature maps as grey tiles.
 
-use strata_layers::plot::{ImageGrid, Tile};
+use strata_plot::{ImageGrid, Tile};
 use strata_tensor::Tensor;
 
 use crate::{AppError, AppResult};

@@ -47,8 +47,6 @@ pub mod loss;
 pub mod metrics;
 mod module;
 pub mod optim;
-#[cfg(feature = "plot")]
-pub mod plot;
 mod sequential;
 pub mod summary;
 mod targets;

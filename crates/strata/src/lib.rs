@@ -2,8 +2,9 @@
 //!
 //! The Strata stack in one dependency: [`tensor`] (n-d tensors and kernels), [`autograd`]
 //! (reverse-mode differentiation), [`layers`] (modules, `Sequential`, losses, optimisers,
-//! training), [`data`] (datasets, the loader, augmentation) and [`import`] (pretrained
-//! weights from PyTorch, safetensors and Keras files).
+//! training), [`data`] (datasets, the loader, augmentation), [`import`] (pretrained
+//! weights from PyTorch, safetensors and Keras files) and [`plot`] (training curves, image
+//! grids and feature-map pictures as PNG files).
 //!
 //! Each part keeps its own error type; [`Error`] converts from all of them, so a program's
 //! `main` can `?` any Strata call into one [`Result`] while each error keeps its source chain.
@@ -42,6 +43,7 @@ pub use strata_autograd as autograd;
 pub use strata_data as data;
 pub use strata_import as import;
 pub use strata_layers as layers;
+pub use strata_plot as plot;
 pub use strata_tensor as tensor;
 
 /// Any error of the Strata crates, each kept whole (its message and source chain).
@@ -62,6 +64,9 @@ pub enum Error {
     /// Reading a weight file failed.
     #[error(transparent)]
     Import(#[from] strata_import::ImportError),
+    /// Drawing or writing a picture failed.
+    #[error(transparent)]
+    Plot(#[from] strata_plot::PlotError),
 }
 
 /// The result type of programs built on Strata.

@@ -7,7 +7,7 @@ use strata_tensor::Tensor;
 
 use super::image::{image_dims, unit_byte};
 use super::{register_bundled_font, save_rgb_png};
-use crate::error::{LayersError, Result};
+use crate::error::{PlotError, Result};
 
 /// One image of a grid: `[1, H, W]` (greyscale) or `[3, H, W]` (RGB) values in `[0, 1]`,
 /// and its caption (empty for none).
@@ -52,10 +52,10 @@ impl ImageGrid {
     /// The picture's geometry, after checking every tile.
     fn layout(&self) -> Result<Layout> {
         if self.tiles.is_empty() {
-            return Err(LayersError::config("image grid", "no images to draw"));
+            return Err(PlotError::invalid("image grid", "no images to draw"));
         }
         if self.columns == 0 || self.scale == 0 {
-            return Err(LayersError::config(
+            return Err(PlotError::invalid(
                 "image grid",
                 "columns and scale must be positive",
             ));
@@ -64,7 +64,7 @@ impl ImageGrid {
         for (i, tile) in self.tiles.iter().enumerate() {
             let [c, h, w] = image_dims(&tile.image, "image grid")?;
             if tile.image.rank() != 3 || !(c == 1 || c == 3) {
-                return Err(LayersError::config(
+                return Err(PlotError::invalid(
                     "image grid",
                     format!(
                         "image {i} has shape {:?}; images must be [1 or 3, H, W]",
@@ -80,7 +80,7 @@ impl ImageGrid {
         } else {
             0
         };
-        let too_large = || LayersError::config("image grid", "the picture would be too large");
+        let too_large = || PlotError::invalid("image grid", "the picture would be too large");
         let cell_w = max_w.checked_mul(self.scale).ok_or_else(too_large)? + GAP;
         let cell_h = max_h.checked_mul(self.scale).ok_or_else(too_large)? + caption + GAP;
         let rows = self.tiles.len().div_ceil(self.columns);
@@ -124,7 +124,7 @@ impl ImageGrid {
         }
         if layout.caption > 0 {
             let draw_error =
-                |e: &dyn std::fmt::Display| LayersError::config("image grid", e.to_string());
+                |e: &dyn std::fmt::Display| PlotError::invalid("image grid", e.to_string());
             let root = BitMapBackend::with_buffer(&mut buffer, (width as u32, height as u32))
                 .into_drawing_area();
             for (i, tile) in self.tiles.iter().enumerate() {

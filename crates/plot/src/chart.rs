@@ -5,8 +5,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{register_bundled_font, save_rgb_png};
-use crate::error::{LayersError, Result};
-use crate::train::History;
+use crate::error::{PlotError, Result};
+use strata_layers::train::History;
 
 /// One named curve: a value per epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl Chart {
             (lo.min(v), hi.max(v))
         });
         if epochs == 0 || !lo.is_finite() {
-            return Err(LayersError::config(
+            return Err(PlotError::invalid(
                 "plot",
                 format!("chart {:?} has no finite values to draw", self.title),
             ));
@@ -100,7 +100,7 @@ impl Chart {
         );
         let mut buffer = vec![255u8; (width * height * 3) as usize];
         {
-            let draw_error = |e: &dyn std::fmt::Display| LayersError::config("plot", e.to_string());
+            let draw_error = |e: &dyn std::fmt::Display| PlotError::invalid("plot", e.to_string());
             let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| draw_error(&e))?;
             let x_max = (epochs as f64 + 0.5).max(1.5);

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::grid::{ImageGrid, CAPTION, GAP};
 use super::{register_bundled_font, save_rgb_png};
-use crate::error::{LayersError, Result};
+use crate::error::{PlotError, Result};
 
 /// Grids stacked vertically, each under its title (no title line when the title is empty),
 /// on a white background as wide as the widest grid.
@@ -20,12 +20,12 @@ impl Sheet {
     /// Draws the sheet into an RGB buffer; returns it with its width and height.
     pub fn render(&self) -> Result<(Vec<u8>, u32, u32)> {
         if self.sections.is_empty() {
-            return Err(LayersError::config("sheet", "no sections to draw"));
+            return Err(PlotError::invalid("sheet", "no sections to draw"));
         }
         let mut parts = Vec::with_capacity(self.sections.len());
         for (title, grid) in &self.sections {
             let (pixels, w, h) = grid.render().map_err(|e| {
-                LayersError::config(format!("sheet section {title:?}"), e.to_string())
+                PlotError::invalid(format!("sheet section {title:?}"), e.to_string())
             })?;
             parts.push((title, pixels, w as usize, h as usize));
         }
@@ -33,7 +33,7 @@ impl Sheet {
         let title_h = |t: &str| if t.is_empty() { 0 } else { CAPTION + GAP };
         let height: usize = parts.iter().map(|p| title_h(p.0) + p.3).sum();
         if width.checked_mul(height).is_none_or(|p| p > 1 << 28) {
-            return Err(LayersError::config(
+            return Err(PlotError::invalid(
                 "sheet",
                 "the picture would be too large",
             ));
@@ -54,8 +54,7 @@ impl Sheet {
         }
         register_bundled_font();
         {
-            let draw_error =
-                |e: &dyn std::fmt::Display| LayersError::config("sheet", e.to_string());
+            let draw_error = |e: &dyn std::fmt::Display| PlotError::invalid("sheet", e.to_string());
             let root = BitMapBackend::with_buffer(&mut buffer, (width as u32, height as u32))
                 .into_drawing_area();
             for (title, ty) in titles {
@@ -81,7 +80,7 @@ impl Sheet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::Tile;
+    use crate::Tile;
     use strata_tensor::Tensor;
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use strata_tensor::Tensor;
 
 use super::{save_png_bytes, PngColor};
-use crate::error::{LayersError, Result};
+use crate::error::{PlotError, Result};
 
 /// The channels, height and width of an image tensor: `[H, W]` (greyscale), `[1, H, W]`
 /// or `[3, H, W]` (RGB).
@@ -13,7 +13,7 @@ pub(crate) fn image_dims(image: &Tensor<f32>, what: &str) -> Result<[usize; 3]> 
     match *image.shape() {
         [h, w] => Ok([1, h, w]),
         [c @ (1 | 3), h, w] => Ok([c, h, w]),
-        _ => Err(LayersError::config(
+        _ => Err(PlotError::invalid(
             what,
             format!(
                 "an image must be [H, W], [1, H, W] or [3, H, W], found {:?}",
@@ -37,14 +37,14 @@ pub(crate) fn unit_byte(v: f32) -> u8 {
 /// of another range, scale them first with [`display_image`](super::display_image).
 ///
 /// ```
-/// use strata_layers::plot::save_image_png;
+/// use strata_plot::save_image_png;
 /// use strata_tensor::Tensor;
 /// let dir = std::env::temp_dir().join(format!("strata-doc-png-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let image = Tensor::<f32>::from_vec(vec![0.0, 0.5, 1.0, 0.25], &[1, 2, 2])?;
 /// save_image_png(&dir.join("tiny.png"), &image)?;
 /// # std::fs::remove_dir_all(&dir).unwrap();
-/// # Ok::<(), strata_layers::LayersError>(())
+/// # Ok::<(), strata_plot::PlotError>(())
 /// ```
 ///
 /// # Errors
@@ -52,7 +52,7 @@ pub(crate) fn unit_byte(v: f32) -> u8 {
 pub fn save_image_png(path: &Path, image: &Tensor<f32>) -> Result<()> {
     let [c, h, w] = image_dims(image, &path.display().to_string())?;
     if h == 0 || w == 0 || h > u32::MAX as usize || w > u32::MAX as usize {
-        return Err(LayersError::config(
+        return Err(PlotError::invalid(
             path.display().to_string(),
             format!("cannot write an image of {h}×{w} pixels"),
         ));

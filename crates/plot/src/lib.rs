@@ -1,4 +1,4 @@
-//! Pictures for people (feature `plot`): line charts of training curves, grids of images
+//! Pictures for people: line charts of training curves, grids of images
 //! with or without captions, titled sheets of grids, single images, and the display scaling
 //! (with a diverging colour map for signed values) that turns feature maps into pictures.
 //!
@@ -6,14 +6,18 @@
 //! DejaVu Sans font (see `assets/DejaVuSans-LICENSE.txt`), so no system font or C library
 //! is needed.
 
+#![warn(missing_docs)]
+
 mod chart;
 mod display;
+mod error;
 mod grid;
 mod image;
 mod sheet;
 
 pub use chart::{Chart, Series};
 pub use display::{display_image, diverging, vector_image, DisplayScale};
+pub use error::{PlotError, Result};
 pub use grid::{ImageGrid, Tile};
 pub use image::save_image_png;
 pub use sheet::Sheet;
@@ -22,12 +26,10 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::style::{register_font, FontStyle};
-
-use crate::error::{IoContext, LayersError, Result};
 use strata_tensor::fsio::write_bytes_atomic;
 
 /// The bundled font.
-const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// Makes the bundled font plotters' `sans-serif` (once per process).
 fn register_bundled_font() {
@@ -68,13 +70,21 @@ fn save_png_bytes(
             PngColor::Rgb => png::ColorType::Rgb,
         });
         encoder.set_depth(png::BitDepth::Eight);
-        let png_error = |e: png::EncodingError| LayersError::Format {
+        let png_error = |e: png::EncodingError| PlotError::Encode {
             path: path.to_path_buf(),
-            message: format!("PNG: {e}"),
+            message: e.to_string(),
         };
         let mut writer = encoder.write_header().map_err(png_error)?;
         writer.write_image_data(pixels).map_err(png_error)?;
         writer.finish().map_err(png_error)?;
     }
-    write_bytes_atomic(path, &encoded).at(path)
+    write_bytes_atomic(path, &encoded).map_err(|source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -4,7 +4,7 @@
 use strata_tensor::Tensor;
 
 use super::image::image_dims;
-use crate::error::{LayersError, Result};
+use crate::error::{PlotError, Result};
 
 /// How [`display_image`] mapped values to the picture, for captions and legends.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,7 +35,7 @@ impl std::fmt::Display for DisplayScale {
 /// blue at -1, near-white at 0, red at +1, linear in between.
 ///
 /// ```
-/// use strata_layers::plot::diverging;
+/// use strata_plot::diverging;
 /// assert_eq!(diverging(0.0), [0.97, 0.97, 0.97]);
 /// assert!(diverging(1.0)[0] > diverging(1.0)[2]); // red
 /// assert!(diverging(-1.0)[2] > diverging(-1.0)[0]); // blue
@@ -72,13 +72,13 @@ fn finite_range(values: &[f32]) -> Option<(f32, f32)> {
 /// Non-finite values are ignored when finding the range (and show as black or white).
 ///
 /// ```
-/// use strata_layers::plot::{display_image, DisplayScale};
+/// use strata_plot::{display_image, DisplayScale};
 /// use strata_tensor::Tensor;
 /// let edges = Tensor::<f32>::from_vec(vec![-2.0, 0.0, 1.0, 2.0], &[1, 2, 2])?;
 /// let (picture, scale) = display_image(&edges)?;
 /// assert_eq!(scale, DisplayScale::Diverging(2.0));
 /// assert_eq!(picture.shape(), &[3, 2, 2]);
-/// # Ok::<(), strata_layers::LayersError>(())
+/// # Ok::<(), strata_plot::PlotError>(())
 /// ```
 ///
 /// # Errors
@@ -130,12 +130,12 @@ pub fn display_image(image: &Tensor<f32>) -> Result<(Tensor<f32>, DisplayScale)>
 /// into rows of `ceil(sqrt(n))` one-pixel values, the last row padded with zeros.
 ///
 /// ```
-/// use strata_layers::plot::vector_image;
+/// use strata_plot::vector_image;
 /// let (picture, _) = vector_image(&[0.1, 0.7, 0.2], 10)?;
 /// assert_eq!(picture.shape(), &[1, 10, 30]);
 /// let (picture, _) = vector_image(&vec![0.5; 100], 10)?;
 /// assert_eq!(picture.shape(), &[1, 10, 10]);
-/// # Ok::<(), strata_layers::LayersError>(())
+/// # Ok::<(), strata_plot::PlotError>(())
 /// ```
 ///
 /// # Errors
@@ -143,7 +143,7 @@ pub fn display_image(image: &Tensor<f32>) -> Result<(Tensor<f32>, DisplayScale)>
 pub fn vector_image(values: &[f32], cell: usize) -> Result<(Tensor<f32>, DisplayScale)> {
     let n = values.len();
     if n == 0 || cell == 0 {
-        return Err(LayersError::config(
+        return Err(PlotError::invalid(
             "vector_image",
             format!("needs values and a positive cell size, found {n} values and cell {cell}"),
         ));
