@@ -9,12 +9,13 @@
 //! [`dirty`].
 //!
 //! Size policy: the large buffers held by live tensors plus the idle ones in the cache never
-//! exceed the most that live tensors have held at once (their high-water mark), nor does the
-//! cache exceed its limit ([`BUFFER_CACHE_DEFAULT_BYTES`], or [`set_buffer_cache_limit`], or the
-//! environment variable `STRATA_BUFFER_CACHE_MB` read once; 0 turns the cache off). Oldest
-//! buffers are evicted first. So the memory the cache adds sits under the peak of what the
-//! program really used: a training loop keeps the buffers of its last step and no more (a
-//! fixed 1 GiB budget let the shapes model's training, 0.46 MB of weights, peak at 1.6 GB).
+//! exceed one and a half times the most that live tensors have held at once (their
+//! high-water mark; see `SLACK_PERCENT`), nor does the cache exceed its limit
+//! ([`BUFFER_CACHE_DEFAULT_BYTES`], or [`set_buffer_cache_limit`], or the environment variable
+//! `STRATA_BUFFER_CACHE_MB` read once; 0 turns the cache off). Oldest buffers are evicted
+//! first. So the memory the cache adds stays in proportion to the peak of what the program
+//! really used: a training loop keeps the buffers of its last step and little more (a fixed
+//! 1 GiB budget let the shapes model's training, 0.46 MB of weights, peak at 1.6 GB).
 //!
 //! Reuse never changes a result: [`zeroed`] buffers are zero-filled, and [`dirty`] ones are
 //! only handed to kernels that write every element before reading it.
@@ -31,6 +32,14 @@ impl<T: Copy + Default + Send + Sync + 'static> Plain for T {}
 
 /// Buffers smaller than this are left to the allocator: 1 MiB.
 pub(crate) const MIN_BYTES: usize = 1 << 20;
+
+/// How far above the live high-water mark live and idle buffers together may go, in percent
+/// of it. With no slack, the cache holds at the step's peak only the bytes that are not live,
+/// rarely in the sizes asked for next: a CIFAR-10 training step at batch 128 (live peak
+/// 125 MiB) missed the cache nine times a step and faulted in 90 MB of fresh pages, 5–8 % of
+/// its samples under `perf`. 25 % still missed every step; 50 % misses only in the first
+/// step, for 12 % more peak resident memory (213 → 239 MB).
+const SLACK_PERCENT: usize = 50;
 
 /// The default limit of the cache: 1 GiB.
 pub const BUFFER_CACHE_DEFAULT_BYTES: usize = 1 << 30;
@@ -133,9 +142,9 @@ fn give_back<T: Plain>(buf: Vec<T>) {
 
 /// Takes the oldest buffers out of the cache until it satisfies the size policy.
 fn evict(cache: &mut Cache) -> Vec<(Box<dyn Any + Send>, usize)> {
+    let peak = LIVE_PEAK.load(Ordering::Relaxed);
     let room = buffer_cache_limit().min(
-        LIVE_PEAK
-            .load(Ordering::Relaxed)
+        peak.saturating_add(peak / 100 * SLACK_PERCENT)
             .saturating_sub(LIVE.load(Ordering::Relaxed)),
     );
     let mut evicted = Vec::new();
@@ -248,14 +257,15 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_stays_under_the_live_high_water_mark_and_can_be_turned_off() {
+    fn the_cache_stays_in_proportion_to_the_live_high_water_mark_and_can_be_turned_off() {
         // An unusual length, so that parallel tests do not take this buffer.
         let len = (MIN_BYTES / 8) + 54_321;
         drop(Storage::new(vec![1.0f64; len]));
         {
             let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
             let peak = LIVE_PEAK.load(Ordering::Relaxed);
-            assert!(cache.bytes <= peak, "{} cached, peak {peak}", cache.bytes);
+            let bound = peak + peak / 100 * SLACK_PERCENT;
+            assert!(cache.bytes <= bound, "{} cached, peak {peak}", cache.bytes);
         }
         set_buffer_cache_limit(0);
         assert_eq!(buffer_cache_limit(), 0);

@@ -3,7 +3,7 @@
 
 use strata_tensor::conv::{
     conv2d, conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_relu,
-    Conv2dOptions,
+    conv2d_relu_backward_bias, Conv2dOptions,
 };
 use strata_tensor::Element;
 
@@ -63,21 +63,16 @@ impl<T: Element> Var<T> {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(Var::record(op, out, &inputs, move |g, needs| {
-            let masked;
-            let g = match &y {
+            let has_bias = needs.len() == 3;
+            // With the relu, its mask and the bias gradient come from one pass over g.
+            let (masked, db) = match &y {
                 Some(y) => {
-                    // The same products as relu's own backward pass, so the same bits.
-                    masked = g.zip_map(y, "conv2d_relu_backward", |g, y| {
-                        g * if y > T::zero() || y.is_nan() {
-                            T::one()
-                        } else {
-                            T::zero()
-                        }
-                    })?;
-                    &masked
+                    let (masked, db) = conv2d_relu_backward_bias(g, y)?;
+                    (Some(masked), Some(db))
                 }
-                None => g,
+                None => (None, None),
             };
+            let g = masked.as_ref().unwrap_or(g);
             let mut grads = vec![
                 needs[0]
                     .then(|| conv2d_backward_input(g, &w, x.shape(), &params))
@@ -86,8 +81,11 @@ impl<T: Element> Var<T> {
                     .then(|| conv2d_backward_weight(&x, g, w.shape(), &params))
                     .transpose()?,
             ];
-            if needs.len() == 3 {
-                grads.push(needs[2].then(|| conv2d_backward_bias(g)).transpose()?);
+            if has_bias {
+                grads.push(match db {
+                    Some(db) => needs[2].then_some(db),
+                    None => needs[2].then(|| conv2d_backward_bias(g)).transpose()?,
+                });
             }
             Ok(grads)
         }))

@@ -8,7 +8,7 @@ use super::im2col::{col2im, im2col_block, short_row_sources, Block, Blocks};
 use super::params::Conv2dOptions;
 use crate::buffer;
 use crate::element::Element;
-use crate::error::{Result, TensorError};
+use crate::error::Result;
 use crate::scratch::with_scratch;
 use crate::shape::numel;
 use crate::shared_mut::SharedMut;
@@ -52,13 +52,22 @@ pub fn conv2d_backward_input<T: Element>(
     g.check_grad_output(OP, grad_output.shape())?;
     let dy = grad_output.contiguous();
     let w = weight.contiguous();
-    let mut dx = buffer::zeroed(numel(&g.input_shape()));
-    if !dx.is_empty() && g.oh * g.ow > 0 && g.c_out > 0 {
-        input_grad_into(&g, dy.storage(), w.storage(), &mut dx);
+    let len = numel(&g.input_shape());
+    if len == 0 || g.oh * g.ow == 0 || g.c_out == 0 {
+        return Ok(Tensor::from_contiguous(
+            buffer::zeroed(len),
+            &g.input_shape(),
+        ));
     }
+    // Every plane is zeroed by the task that accumulates into it (see `input_grad_into`).
+    let mut dx = buffer::dirty(len);
+    input_grad_into(&g, dy.storage(), w.storage(), &mut dx);
     Ok(Tensor::from_contiguous(dx, &g.input_shape()))
 }
 
+/// Writes the input gradient into `dx` (of the input's size; its old contents are never
+/// read: each task zeroes its own planes before it accumulates into them, in parallel and
+/// while they are about to be in cache, instead of a serial fill of the whole buffer first).
 fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
     let k = g.col_rows();
     let taps = g.kh * g.kw;
@@ -97,6 +106,10 @@ fn input_grad_into<T: Element>(g: &Geometry, dy: &[T], w: &[T], dx: &mut [T]) {
             // weight rows of this channel block.
             let a = w[grp * g.cout_g * k + c0 * taps..].as_ptr();
             let dy_at = |n: usize, o: usize| (n * g.c_out + grp * g.cout_g + o) * plane_out;
+            let first = blocks.block(ig * tiles);
+            for n in first.n0..first.n0 + first.images {
+                dx_planes(n).fill(T::zero());
+            }
             for t in 0..tiles {
                 let block = blocks.block(ig * tiles + t);
                 let Block {
@@ -290,51 +303,13 @@ fn weight_grad<T: Element>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     total
 }
 
-/// The gradient of [`conv2d`](super::conv2d) with respect to its bias: `grad_output`
-/// (`[N, O, OH, OW]`) summed over N, OH and OW, shape `[O]`.
-///
-/// ```
-/// use strata_tensor::{conv::conv2d_backward_bias, Tensor};
-/// let dy = Tensor::<f32>::from_vec((0..8).map(|v| v as f32).collect(), &[2, 2, 1, 2])?;
-/// assert_eq!(conv2d_backward_bias(&dy)?.to_vec(), vec![0. + 1. + 4. + 5., 2. + 3. + 6. + 7.]);
-/// # Ok::<(), strata_tensor::TensorError>(())
-/// ```
-///
-/// # Errors
-/// A `grad_output` that is not of rank 4.
-pub fn conv2d_backward_bias<T: Element>(grad_output: &Tensor<T>) -> Result<Tensor<T>> {
-    let shape = grad_output.shape();
-    if shape.len() != 4 {
-        return Err(TensorError::shape(
-            "conv2d_backward_bias",
-            format!("grad_output must be NCHW (rank 4), got shape {shape:?}"),
-        ));
-    }
-    let (n, c, plane) = (shape[0], shape[1], shape[2] * shape[3]);
-    let dy = grad_output.contiguous();
-    let dy = dy.storage();
-    let db: Vec<T> = (0..c)
-        .into_par_iter()
-        .map(|ci| {
-            let mut s = T::zero();
-            for ni in 0..n {
-                for v in &dy[(ni * c + ci) * plane..][..plane] {
-                    s = s + *v;
-                }
-            }
-            s
-        })
-        .collect();
-    Ok(Tensor::from_contiguous(db, &[c]))
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
     use crate::conv::reference::{self, Case};
-    use crate::conv::{conv2d, Padding2d};
+    use crate::conv::{conv2d, conv2d_backward_bias, Padding2d};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
@@ -366,6 +341,16 @@ mod tests {
         // tiles per image; three images: several weight partials.
         let p = Conv2dOptions::default().with_padding(Padding2d::uniform(1));
         case(3, 40, 3, 130, 3, p).check_backward::<f64>(6);
+    }
+
+    #[test]
+    fn input_gradient_never_reads_a_reused_buffer_s_old_values() {
+        // A buffer of NaNs of exactly the input gradient's size goes to the buffer cache
+        // first; the kernel takes it as its output and must overwrite every element.
+        let c = case(2, 40, 3, 130, 3, Conv2dOptions::default());
+        let len: usize = c.input_shape().iter().product();
+        drop(Tensor::<f64>::from_vec(vec![f64::NAN; len], &c.input_shape()).unwrap());
+        c.check_backward::<f64>(7);
     }
 
     #[test]
