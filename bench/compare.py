@@ -3,7 +3,7 @@
 and prints the side-by-side table of docs/benchmarks.md (medians over rounds, ratios, peak RSS).
 
 Usage (from the repository root, after `cargo build --release -p mnist -p cifar10 --bins` and
-`cargo build --release -p strata-layers --example model_bench`; the reference frameworks in
+`cargo build --release -p strata-bench --example model_bench`; the reference frameworks in
 their own venvs, as ../shared/bench/README.md says):
 
     python3 bench/compare.py --rounds 3

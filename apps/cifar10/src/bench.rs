@@ -8,7 +8,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use strata_layers::bench::{time_calls, SampleStats, TimingConfig};
+use strata_bench::{time_calls, SampleStats, TimingConfig};
 use strata_layers::{ForwardContext, LayersError, Targets};
 use strata_tensor::Tensor;
 

@@ -11,9 +11,9 @@ use cifar10::{
     TrainOptions, Trained,
 };
 use clap::{Args, Parser, Subcommand};
+use strata_bench::TimingConfig;
 use strata_data::{data_dir, CifarReader};
 use strata_distributed::Communicator;
-use strata_layers::bench::TimingConfig;
 
 #[derive(Parser)]
 #[command(

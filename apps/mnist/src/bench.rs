@@ -5,7 +5,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use strata_layers::bench::{time_calls, SampleStats, TimingConfig};
+use strata_bench::{time_calls, SampleStats, TimingConfig};
 use strata_layers::optim::{Adam, AdamConfig};
 use strata_layers::train::{Model, StepProfile};
 use strata_layers::Targets;

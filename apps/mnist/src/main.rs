@@ -10,9 +10,9 @@ use mnist::{
     dataset_kind, evaluate, load_model, load_split, mnist_model, probabilities, read_digits,
     save_mistakes, train, AppResult, TrainOptions,
 };
+use strata_bench::TimingConfig;
 use strata_data::download::{Downloader, RemoteFiles};
 use strata_data::{data_dir, Split};
-use strata_layers::bench::TimingConfig;
 use strata_serve::{Classifier, Preprocess, Server, ServerConfig};
 
 #[derive(Parser)]

@@ -38,7 +38,6 @@
 
 #![warn(missing_docs)]
 
-pub mod bench;
 mod error;
 pub mod init;
 pub mod io;

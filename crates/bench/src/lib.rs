@@ -1,7 +1,14 @@
-//! Timing of repeated calls for the apps' benchmark output, with the same method as the
-//! reference PyTorch and TensorFlow scripts (so that figures compare side by side): one
-//! untimed first call, a warm-up of about a second, then samples of back-to-back calls
-//! lasting at least a minimum time each; median, minimum and maximum over the samples.
+//! # strata-bench
+//!
+//! Timing of repeated calls for benchmark output, with the same method as the reference
+//! PyTorch and TensorFlow scripts (so that figures compare side by side): one untimed first
+//! call, a warm-up of about a second, then samples of back-to-back calls lasting at least a
+//! minimum time each; median, minimum and maximum over the samples.
+//!
+//! The `model_bench` example runs the reference workloads' models (W4–W6) with it; the
+//! `mnist` and `cifar10` apps' `bench` commands use it for W3 and W4.
+
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -119,7 +126,7 @@ impl fmt::Display for Significant {
 ///
 /// ```
 /// use std::time::Duration;
-/// use strata_layers::bench::{time_calls, TimingConfig};
+/// use strata_bench::{time_calls, TimingConfig};
 /// let config = TimingConfig {
 ///     samples: 3,
 ///     min_sample: Duration::from_millis(1),
@@ -204,3 +211,8 @@ mod tests {
         assert_eq!(calls, 3);
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -4,14 +4,14 @@
 //! `RESULT` line per workload with the median, minimum and maximum over the samples, and the
 //! process's peak resident memory.
 //!
-//! `cargo run --release -p strata-layers --example model_bench -- w5 [batch]`
+//! `cargo run --release -p strata-bench --example model_bench -- w5 [batch]`
 //! (`w4 <batch>`, `w6 [batch]`; `w5train [batch]`: VGG-16 train steps with Adam, 3 timed
 //! after 1 untimed, default batch 4; `w4profile`, `w5profile`, `w6profile [batch]` print per-layer
 //! forward and backward times of a few train steps; `w5layers` times each VGG-16 kernel alone).
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use strata_layers::bench::{time_calls, TimingConfig};
+use strata_bench::{time_calls, TimingConfig};
 use strata_layers::layer::{
     Activation, Conv2dConfig, DenseConfig, DropoutConfig, FlattenConfig, MaxPool2dConfig, Padding,
 };
@@ -147,7 +147,7 @@ fn infer(name: &str, network: Sequential<f32>, batch: usize) -> BenchResult<()> 
         "RESULT peer=strata wl={name} mode=infer threads={} batch={batch} unit=ms {} \
          peak_rss_mb={:.0}",
         rayon::current_num_threads(),
-        strata_layers::bench::SampleStats::of(ms),
+        strata_bench::SampleStats::of(ms),
         peak_rss_mb().unwrap_or(f64::NAN)
     );
     Ok(())
