@@ -173,7 +173,8 @@ pub trait BackwardObserver<T: Element> {
     /// An op's backward rule ran, with the accumulation of its inputs' gradients.
     fn op_done(&mut self, _timing: NodeTiming) {}
 
-    /// `leaf`'s gradient is complete: no later part of this pass adds to it.
+    /// `leaf`'s gradient is complete: no later part of this pass adds to it. The rest of the
+    /// pass may still fail, after some leaves were reported.
     fn gradient_ready(&mut self, _leaf: &Var<T>, _grad: &Tensor<T>) {}
 }
 

@@ -22,7 +22,7 @@ pub struct TimingConfig {
     pub min_sample: Duration,
     /// Warm-up time after the first call. Default 1 s.
     pub warmup: Duration,
-    /// The most calls in the warm-up. Default 20.
+    /// The most calls in the warm-up (at least 2 are always made). Default 20.
     pub max_warmup_calls: usize,
 }
 

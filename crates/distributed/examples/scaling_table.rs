@@ -51,7 +51,7 @@ fn main() {
 /// CIFAR-10 model training speed of one rank, images/s at batch 32 (`mpi_check bench
 /// --cifar`, one rank: 360-382 on the loaded 2-core machine, median 378).
 const CIFAR_SAMPLES_PER_SECOND: f64 = 378.0;
-/// VGG-16 training on one 2-core machine (2 threads), images/s: `model_bench w5train 4`
+/// VGG-16 training on one 2-core machine (2 threads), images/s: `cargo run --release -p strata-bench --example model_bench -- w5train 4`
 /// and `w5train 8` alternated, medians of 3 steps each 0.59, 0.54 (batch 4), 0.46, 0.56
 /// (batch 8) on the loaded machine; the median of the four, 0.55 (1.8 s per image).
 /// Projected at 32 per rank as if the time per image held there.

@@ -261,6 +261,18 @@ impl<T: Reducible> GradientHook<T> for OverlappedAverager<T> {
         true
     }
 
+    fn on_step_abandoned(&mut self) {
+        // Collect the buckets already sent, so that the next step's results are its own.
+        if let Some(step) = self.step.take() {
+            for _ in 0..step.in_flight {
+                if let Err(e) = self.worker.receive() {
+                    self.failure.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+    }
+
     fn on_gradient_ready(&mut self, ready: ReadyGradient<'_, T>) {
         if self.failure.is_none() {
             if let Err(e) = self.ready(&ready) {

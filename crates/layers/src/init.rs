@@ -128,8 +128,8 @@ fn truncated_normal<T: Element, R: Rng + ?Sized>(
 pub fn fans(shape: &[usize]) -> (usize, usize) {
     match shape {
         [out, inp, rest @ ..] => {
-            let receptive: usize = rest.iter().product();
-            (inp * receptive, out * receptive)
+            let receptive = rest.iter().fold(1usize, |n, &d| n.saturating_mul(d));
+            (inp.saturating_mul(receptive), out.saturating_mul(receptive))
         }
         [n] => (*n, *n),
         [] => (1, 1),

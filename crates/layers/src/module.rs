@@ -61,12 +61,14 @@ pub trait Module<T: Element>: Send + Sync {
     /// any data; an error names the layer and the shapes when the input does not fit.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
 
-    /// Trainable parameters, by local name (`weight`, `bias`).
+    /// Trainable parameters, by local name (`weight`, `bias`): the same names in the same
+    /// order on every call (a model keeps the names it read at build time).
     fn parameters(&self) -> Vec<NamedVar<'_, T>> {
         Vec::new()
     }
 
-    /// Non-trainable state saved with the model (batch norm's running statistics).
+    /// Non-trainable state saved with the model (batch norm's running statistics), by local
+    /// name, fixed as [`Module::parameters`]'s are.
     fn buffers(&self) -> Vec<NamedVar<'_, T>> {
         Vec::new()
     }

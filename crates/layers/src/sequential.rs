@@ -166,6 +166,8 @@ struct BuiltLayer<T: Element> {
     /// `<layer>.<local>` of each parameter, then of each buffer, in the module's order:
     /// built once, so that listing parameters on every step formats no name.
     state_names: Vec<String>,
+    /// How many of `state_names` are parameters (the rest are buffers).
+    parameter_count: usize,
 }
 
 /// A stack of layers, each feeding the next: Keras's `Sequential`, PyTorch's
@@ -264,19 +266,26 @@ impl<T: Element> Sequential<T> {
                 .build::<T>(&mut ctx)
                 .map_err(|e| e.in_layer(&layer.name))?;
             budget = ctx.element_budget;
-            expected.extend(
-                ctx.reserved
-                    .into_iter()
-                    .map(|(local, shape)| (format!("{}.{local}", layer.name), shape)),
-            );
+            let reserved = ctx.reserved;
             let output_shape = module
                 .output_shape(&shape)
                 .map_err(|e| e.in_layer(&layer.name))?;
-            let state_names = module
+            let parameter_count = module.parameters().len();
+            let locals: Vec<&str> = module
                 .parameters()
                 .iter()
                 .chain(&module.buffers())
-                .map(|(local, _)| format!("{}.{local}", layer.name))
+                .map(|(local, _)| *local)
+                .collect();
+            check_reserved_names(&layer.name, &reserved, &locals)?;
+            expected.extend(
+                reserved
+                    .into_iter()
+                    .map(|(local, shape)| (format!("{}.{local}", layer.name), shape)),
+            );
+            let state_names = locals
+                .iter()
+                .map(|local| format!("{}.{local}", layer.name))
                 .collect();
             layers.push(BuiltLayer {
                 name: layer.name.clone(),
@@ -284,6 +293,7 @@ impl<T: Element> Sequential<T> {
                 module,
                 output_shape: output_shape.clone(),
                 state_names,
+                parameter_count,
             });
             shape = output_shape;
         }
@@ -520,8 +530,7 @@ impl<T: Element> Sequential<T> {
         self.layers
             .iter()
             .flat_map(|l| {
-                let skip = l.module.parameters().len();
-                l.state_names[skip..]
+                l.state_names[l.parameter_count..]
                     .iter()
                     .zip(l.module.buffers())
                     .map(|(name, (_, var))| (name.clone(), var.clone()))
@@ -534,7 +543,7 @@ impl<T: Element> Sequential<T> {
         self.layers
             .iter()
             .flat_map(|l| {
-                l.state_names
+                l.state_names[..l.parameter_count]
                     .iter()
                     .zip(l.module.parameters())
                     .map(|(name, (_, var))| (name.as_str(), var))
@@ -624,4 +633,27 @@ impl<T: Element> Sequential<T> {
     pub fn layer_configs(&self) -> Vec<&LayerConfig> {
         self.layers.iter().map(|l| &l.config).collect()
     }
+}
+
+/// Fails, naming the layer and both lists, unless the state a layer reserved while building
+/// (what a loader expects in a file) is the state its module reports (what is saved).
+fn check_reserved_names(
+    layer: &str,
+    reserved: &[(String, Vec<usize>)],
+    reported: &[&str],
+) -> Result<()> {
+    let mut expected: Vec<&str> = reserved.iter().map(|(name, _)| name.as_str()).collect();
+    let mut found = reported.to_vec();
+    expected.sort_unstable();
+    found.sort_unstable();
+    if expected != found {
+        return Err(LayersError::config(
+            layer,
+            format!(
+                "the layer reserved state {expected:?} while building but its module reports \
+                 {found:?} (parameters() and buffers() must name what BuildContext reserved)"
+            ),
+        ));
+    }
+    Ok(())
 }

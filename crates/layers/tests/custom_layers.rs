@@ -143,3 +143,181 @@ fn a_name_belongs_to_one_type() {
     assert!(err.contains("ScaleShiftConfig"), "{err}");
     assert!(CustomLayerConfig::new(&Impostor).is_err());
 }
+
+/// A layer whose module reports state under other names than it reserved.
+#[derive(Serialize, Deserialize)]
+struct Misnamed;
+
+/// Its module: one parameter, reported as `weight`.
+struct MisnamedModule<T: Element> {
+    w: strata_autograd::Var<T>,
+}
+
+impl<T: Element> Module<T> for MisnamedModule<T> {
+    fn kind(&self) -> &'static str {
+        "Misnamed"
+    }
+    fn forward(
+        &self,
+        x: &strata_autograd::Var<T>,
+        _ctx: &mut ForwardContext,
+    ) -> strata_layers::Result<strata_autograd::Var<T>> {
+        Ok(x.clone())
+    }
+    fn output_shape(&self, input: &[usize]) -> strata_layers::Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+    fn parameters(&self) -> Vec<strata_layers::NamedVar<'_, T>> {
+        vec![("weight", &self.w)]
+    }
+}
+
+impl CustomLayer for Misnamed {
+    const KIND: &'static str = "tests.Misnamed";
+    const BASE_NAME: &'static str = "misnamed";
+
+    fn build<T: Element>(
+        &self,
+        ctx: &mut BuildContext<'_>,
+    ) -> strata_layers::Result<Box<dyn Module<T>>> {
+        Ok(Box::new(MisnamedModule {
+            w: ctx.parameter("w", &[2], None)?,
+        }))
+    }
+}
+
+#[test]
+fn state_reserved_under_one_name_and_reported_under_another_fails_at_build() {
+    let err = Sequential::<f32>::builder(&[2])
+        .add(CustomLayerConfig::new(&Misnamed).unwrap())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("misnamed") && err.contains("\"w\"") && err.contains("\"weight\""),
+        "{err}"
+    );
+}
+
+/// The identity, whose backward rule always fails.
+struct FailingBackward;
+
+impl strata_autograd::CustomOp<f32> for FailingBackward {
+    fn name(&self) -> &'static str {
+        "failing_backward"
+    }
+    fn forward(&self, inputs: &[&Tensor<f32>]) -> strata_autograd::Result<Tensor<f32>> {
+        Ok(inputs[0].clone())
+    }
+    fn backward(
+        &self,
+        _inputs: &[&Tensor<f32>],
+        _output: &Tensor<f32>,
+        _grad: &Tensor<f32>,
+    ) -> strata_autograd::Result<Vec<Option<Tensor<f32>>>> {
+        Err(strata_autograd::AutogradError::invalid(
+            "failing_backward",
+            "this rule always fails",
+        ))
+    }
+}
+
+/// A layer applying [`FailingBackward`] (f32 only).
+#[derive(Serialize, Deserialize)]
+struct FailsInBackward;
+
+struct FailsInBackwardModule;
+
+impl<T: Element> Module<T> for FailsInBackwardModule {
+    fn kind(&self) -> &'static str {
+        "FailsInBackward"
+    }
+    fn forward(
+        &self,
+        x: &strata_autograd::Var<T>,
+        _ctx: &mut ForwardContext,
+    ) -> strata_layers::Result<strata_autograd::Var<T>> {
+        let any: &dyn std::any::Any = x;
+        let x32 = any
+            .downcast_ref::<strata_autograd::Var<f32>>()
+            .ok_or_else(|| strata_layers::LayersError::config("FailsInBackward", "f32 only"))?;
+        let y = strata_autograd::Var::apply(FailingBackward, &[x32])?;
+        let any: &dyn std::any::Any = &y;
+        Ok(any
+            .downcast_ref::<strata_autograd::Var<T>>()
+            .ok_or_else(|| strata_layers::LayersError::config("FailsInBackward", "f32 only"))?
+            .clone())
+    }
+    fn output_shape(&self, input: &[usize]) -> strata_layers::Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+}
+
+impl CustomLayer for FailsInBackward {
+    const KIND: &'static str = "tests.FailsInBackward";
+    const BASE_NAME: &'static str = "fails_in_backward";
+
+    fn build<T: Element>(
+        &self,
+        _ctx: &mut BuildContext<'_>,
+    ) -> strata_layers::Result<Box<dyn Module<T>>> {
+        Ok(Box::new(FailsInBackwardModule))
+    }
+}
+
+/// Counts what a hook that wants ready gradients is told.
+#[derive(Default)]
+struct Calls {
+    ready: usize,
+    abandoned: usize,
+    finished: usize,
+}
+
+impl strata_layers::train::GradientHook<f32> for std::rc::Rc<std::cell::RefCell<Calls>> {
+    fn on_gradients(
+        &mut self,
+        _step: strata_layers::train::StepGradients<'_, f32>,
+    ) -> strata_layers::train::HookResult {
+        self.borrow_mut().finished += 1;
+        Ok(())
+    }
+    fn wants_ready_gradients(&self) -> bool {
+        true
+    }
+    fn on_gradient_ready(&mut self, _ready: strata_layers::train::ReadyGradient<'_, f32>) {
+        self.borrow_mut().ready += 1;
+    }
+    fn on_step_abandoned(&mut self) {
+        self.borrow_mut().abandoned += 1;
+    }
+}
+
+#[test]
+fn a_backward_pass_that_fails_after_ready_gradients_tells_the_hook_the_step_is_abandoned() {
+    let network = Sequential::<f32>::builder(&[3])
+        .add(DenseConfig::new(4))
+        .add(CustomLayerConfig::new(&FailsInBackward).unwrap())
+        .add(DenseConfig::new(2))
+        .build()
+        .unwrap();
+    let mut model = Model::new(
+        network,
+        Loss::SparseCategoricalCrossentropy { from_logits: true },
+        Adam::new(AdamConfig::default()).unwrap(),
+    );
+    let calls = std::rc::Rc::new(std::cell::RefCell::new(Calls::default()));
+    model.set_gradient_hook(Some(Box::new(calls.clone())));
+    let x = Tensor::from_vec(vec![0.5, -1.0, 0.25, 1.5, 0.75, -0.5], &[2, 3]).unwrap();
+    let err = model
+        .train_step(
+            &x,
+            &Targets::Labels(vec![0, 1]),
+            &mut ForwardContext::train(0),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("this rule always fails"), "{err}");
+    let calls = calls.borrow();
+    // The last dense layer's weight and bias were final before the failing rule ran.
+    assert_eq!((calls.ready, calls.abandoned, calls.finished), (2, 1, 0));
+}

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use strata::autograd::Var;
+use strata::layers::init::Initializer;
 use strata::layers::layer::{
     register_layer, BuildContext, Conv2dConfig, CustomLayer, CustomLayerConfig, DenseConfig,
     FlattenConfig, MaxPool2dConfig,
@@ -67,7 +68,11 @@ impl CustomLayer for SwishConfig {
         ctx: &mut BuildContext<'_>,
     ) -> strata::layers::Result<Box<dyn Module<T>>> {
         let channels = ctx.input_shape.first().copied().unwrap_or(0);
-        let beta = ctx.parameter_filled("beta", &[channels], self.initial_beta)?;
+        let beta = ctx.parameter(
+            "beta",
+            &[channels],
+            Some(Initializer::Constant(self.initial_beta)),
+        )?;
         Ok(Box::new(Swish { channels, beta }))
     }
 }

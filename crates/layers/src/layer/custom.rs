@@ -6,7 +6,9 @@
 //! registered name; loading looks the name up among the registered types, so a program
 //! registers its layer types ([`register_layer`]) before it loads a model that uses them.
 //! [`CustomLayerConfig::new`] registers the type it is given, so a model built in code
-//! needs no separate registration.
+//! needs no separate registration; a `CustomLayerConfig` made by hand (or read from JSON)
+//! needs [`register_layer`] before it is added to a builder, for its automatic name, and
+//! before building.
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ use crate::module::Module;
 /// ```
 /// use serde::{Deserialize, Serialize};
 /// use strata_autograd::Var;
+/// use strata_layers::init::Initializer;
 /// use strata_layers::layer::{BuildContext, CustomLayer, CustomLayerConfig, DenseConfig, FlattenConfig};
 /// use strata_layers::{ForwardContext, LayersError, Module, NamedVar, Sequential};
 /// use strata_tensor::{Element, Tensor};
@@ -60,7 +63,7 @@ use crate::module::Module;
 ///     const KIND: &'static str = "example.Swish";
 ///     const BASE_NAME: &'static str = "swish";
 ///     fn build<T: Element>(&self, ctx: &mut BuildContext<'_>) -> strata_layers::Result<Box<dyn Module<T>>> {
-///         let beta = ctx.parameter_filled("beta", &[1], self.initial_beta)?;
+///         let beta = ctx.parameter("beta", &[1], Some(Initializer::Constant(self.initial_beta)))?;
 ///         Ok(Box::new(Swish { beta }))
 ///     }
 /// }
@@ -83,8 +86,10 @@ pub trait CustomLayer: Serialize + DeserializeOwned + Send + Sync + 'static {
     const BASE_NAME: &'static str;
 
     /// Builds the layer's module for inputs of `ctx.input_shape`; create its state with
-    /// [`BuildContext::parameter`], [`BuildContext::parameter_filled`] and
-    /// [`BuildContext::buffer`], which respect the model's allocation budget and dry runs.
+    /// [`BuildContext::parameter`] and [`BuildContext::buffer`], which respect the model's
+    /// allocation budget and dry runs, and report the same local names from
+    /// [`Module::parameters`] and [`Module::buffers`] (building checks that they agree: the
+    /// reserved names are what loading expects in a file, the reported ones what is saved).
     ///
     /// Loading a file first builds every layer as a [dry run](BuildContext::dry_run), in
     /// which that state is an empty placeholder: the module's

@@ -118,40 +118,18 @@ impl BuildContext<'_> {
     }
 
     /// A trainable parameter called `name` (its layer-local name in the state dict) of
-    /// `shape`, drawn with `init` or the model's default weight initialiser, with the fans
-    /// of a weight of that shape ([`fans`](crate::init::fans)); reserved from the budget
-    /// first, and an empty placeholder on a [dry run](Self::dry_run).
+    /// `shape`, drawn with `init` (`Some(Initializer::Constant(1.0))` for a fixed start) or
+    /// the model's default weight initialiser, with the fans of a weight of that shape
+    /// ([`fans`](crate::init::fans)); reserved from the budget first, and an empty
+    /// placeholder on a [dry run](Self::dry_run).
     pub fn parameter<T: Element>(
         &mut self,
         name: &str,
         shape: &[usize],
         init: Option<Initializer>,
     ) -> Result<strata_autograd::Var<T>> {
-        self.reserve(name, shape)?;
-        if self.dry_run {
-            return Ok(Self::placeholder(true));
-        }
-        let (fan_in, fan_out) = crate::init::fans(shape);
-        let value = init
-            .unwrap_or(self.defaults.weight())
-            .tensor(shape, fan_in, fan_out, self.rng)?;
-        Ok(strata_autograd::Var::parameter(value))
-    }
-
-    /// A trainable parameter called `name` of `shape` with every element `value`, reserved
-    /// as [`BuildContext::parameter`] is.
-    pub fn parameter_filled<T: Element>(
-        &mut self,
-        name: &str,
-        shape: &[usize],
-        value: f64,
-    ) -> Result<strata_autograd::Var<T>> {
-        self.reserve(name, shape)?;
-        if self.dry_run {
-            return Ok(Self::placeholder(true));
-        }
-        let value = strata_tensor::Tensor::full(shape, T::from_f64_lossy(value));
-        Ok(strata_autograd::Var::parameter(value))
+        let init = init.unwrap_or(self.defaults.weight());
+        self.state(name, shape, init, true)
     }
 
     /// Non-trainable state called `name` (saved with the model, as batch norm's running
@@ -163,22 +141,29 @@ impl BuildContext<'_> {
         shape: &[usize],
         value: f64,
     ) -> Result<strata_autograd::Var<T>> {
-        self.reserve(name, shape)?;
-        if self.dry_run {
-            return Ok(Self::placeholder(false));
-        }
-        let value = strata_tensor::Tensor::full(shape, T::from_f64_lossy(value));
-        Ok(strata_autograd::Var::constant(value))
+        self.state(name, shape, Initializer::Constant(value), false)
     }
 
-    /// The empty stand-in for state on a dry run.
-    fn placeholder<T: Element>(trainable: bool) -> strata_autograd::Var<T> {
-        let empty = strata_tensor::Tensor::zeros(&[0]);
-        if trainable {
-            strata_autograd::Var::parameter(empty)
+    /// Reserves, then draws (or on a dry run stands in for) one piece of state.
+    fn state<T: Element>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Initializer,
+        trainable: bool,
+    ) -> Result<strata_autograd::Var<T>> {
+        self.reserve(name, shape)?;
+        let value = if self.dry_run {
+            strata_tensor::Tensor::zeros(&[0])
         } else {
-            strata_autograd::Var::constant(empty)
-        }
+            let (fan_in, fan_out) = crate::init::fans(shape);
+            init.tensor(shape, fan_in, fan_out, self.rng)?
+        };
+        Ok(if trainable {
+            strata_autograd::Var::parameter(value)
+        } else {
+            strata_autograd::Var::constant(value)
+        })
     }
 
     /// A weight of `shape` (`[out, in, …]`) and, with `use_bias`, a bias of `[out]`, drawn

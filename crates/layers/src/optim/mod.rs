@@ -135,6 +135,36 @@ mod tests {
     }
 
     #[test]
+    fn a_step_that_fails_on_a_saved_buffer_leaves_the_state_as_it_was() {
+        let mut adam = Adam::new(AdamConfig::default()).unwrap();
+        let (a, b) = (t(&[1.0, 2.0]), t(&[3.0, 4.0, 5.0]));
+        let (ga, gb) = (t(&[0.5, 0.5]), t(&[0.5, 0.5, 0.5]));
+        let params = |a, b| {
+            [
+                ParamGrad {
+                    name: "a",
+                    value: a,
+                    grad: &ga,
+                },
+                ParamGrad {
+                    name: "b",
+                    value: b,
+                    grad: &gb,
+                },
+            ]
+        };
+        adam.step(&params(&a, &b)).unwrap();
+        // The saved state of b now has the wrong shape: a's buffers come first and must not
+        // be advanced by the failing step.
+        let mut state = adam.state();
+        state.buffers.insert("b.exp_avg".into(), t(&[0.0; 4]));
+        adam.load_state(state.clone()).unwrap();
+        let err = adam.step(&params(&a, &b)).unwrap_err().to_string();
+        assert!(err.contains("b.exp_avg"), "{err}");
+        assert_eq!(adam.state(), state);
+    }
+
+    #[test]
     fn sgd_momentum_matches_hand_computation() {
         let mut sgd = Sgd::new(SgdConfig {
             learning_rate: 0.1,

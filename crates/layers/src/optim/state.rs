@@ -44,6 +44,9 @@ impl<T: Element> OptimizerState<T> {
     /// against its gradient's shape), takes its `B` named buffers (`<name>.<buffer>`, zeros
     /// on first use), lets `update` change the value's elements in place given the
     /// gradient's, stores the buffers back, and counts the step. Returns the new values.
+    ///
+    /// Every gradient and saved buffer is checked before any buffer is touched: a step that
+    /// fails leaves the state as it was.
     pub(crate) fn apply<const B: usize>(
         &mut self,
         params: &[ParamGrad<'_, T>],
@@ -56,15 +59,26 @@ impl<T: Element> OptimizerState<T> {
         let mut scratch = String::new();
         for p in params {
             check_grad(p)?;
+            for name in buffer_names {
+                let key = buffer_key(&mut scratch, p.name, name);
+                match self.buffers.get(key) {
+                    Some(saved) if saved.shape() != p.value.shape() => {
+                        return Err(LayersError::ShapeMismatch {
+                            name: key.to_string(),
+                            expected: p.value.shape().to_vec(),
+                            found: saved.shape().to_vec(),
+                        })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for p in params {
             let shape = p.value.shape();
             let mut keys: [String; B] = std::array::from_fn(|_| String::new());
             let mut buffers: [Vec<T>; B] = std::array::from_fn(|_| Vec::new());
             for ((key, buffer), name) in keys.iter_mut().zip(&mut buffers).zip(buffer_names) {
-                scratch.clear();
-                scratch.push_str(p.name);
-                scratch.push('.');
-                scratch.push_str(name);
-                (*key, *buffer) = self.take(&scratch, shape)?;
+                (*key, *buffer) = self.take(buffer_key(&mut scratch, p.name, name), shape)?;
             }
             let mut value = p.value.to_vec();
             // Borrowed, not copied: a gradient is contiguous (then this shares its storage).
@@ -101,4 +115,13 @@ impl<T: Element> OptimizerState<T> {
         self.buffers.insert(key, Tensor::from_vec(values, shape)?);
         Ok(())
     }
+}
+
+/// `<parameter>.<buffer>`, written into `scratch` (reused across lookups).
+fn buffer_key<'s>(scratch: &'s mut String, parameter: &str, buffer: &str) -> &'s str {
+    scratch.clear();
+    scratch.push_str(parameter);
+    scratch.push('.');
+    scratch.push_str(buffer);
+    scratch
 }

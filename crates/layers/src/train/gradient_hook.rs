@@ -72,6 +72,12 @@ pub trait GradientHook<T: Element> {
     fn on_gradient_ready(&mut self, ready: ReadyGradient<'_, T>) {
         let _ = ready;
     }
+
+    /// Called instead of [`GradientHook::on_gradients`] when the backward pass failed after
+    /// some gradients were handed to [`GradientHook::on_gradient_ready`]: the step ends
+    /// with that failure, and the hook drops (or finishes) what it started for it, so that
+    /// the next step starts clean.
+    fn on_step_abandoned(&mut self) {}
 }
 
 impl<T: Element, F> GradientHook<T> for F
@@ -120,6 +126,45 @@ mod tests {
     fn weights(model: &Model<f64>) -> Vec<Vec<f64>> {
         let params = model.network().parameters();
         params.iter().map(|(_, v)| v.value().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_hook_may_reorder_the_gradients() {
+        let (x, y) = batch();
+        let mut plain = model(0.1);
+        plain
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap();
+        let mut reordered = model(0.1);
+        reordered.set_gradient_hook(Some(Box::new(
+            |step: StepGradients<'_, f64>| -> HookResult {
+                step.gradients.reverse();
+                Ok(())
+            },
+        )));
+        reordered
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap();
+        assert_eq!(weights(&reordered), weights(&plain));
+    }
+
+    #[test]
+    fn a_hook_that_renames_a_gradient_is_an_error_naming_it() {
+        let (x, y) = batch();
+        let mut m = model(0.1);
+        let before = weights(&m);
+        m.set_gradient_hook(Some(Box::new(
+            |step: StepGradients<'_, f64>| -> HookResult {
+                step.gradients[0].0 = "nowhere.weight".into();
+                Ok(())
+            },
+        )));
+        let err = m
+            .train_step(&x, &y, &mut ForwardContext::train(1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nowhere.weight"), "{err}");
+        assert_eq!(weights(&m), before);
     }
 
     #[test]

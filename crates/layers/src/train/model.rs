@@ -190,7 +190,13 @@ impl<T: Element> Model<T> {
                 ready,
             };
             if observer.is_active() {
-                loss.backward_observed(&Tensor::ones(loss.shape()), &mut observer)?
+                let pass = loss.backward_observed(&Tensor::ones(loss.shape()), &mut observer);
+                if pass.is_err() {
+                    if let Some(ready) = observer.ready {
+                        ready.hook.on_step_abandoned();
+                    }
+                }
+                pass?
             } else {
                 loss.backward()?
             }
@@ -239,8 +245,9 @@ impl<T: Element> Model<T> {
             .collect()
     }
 
-    /// One optimiser step with the gradients of the parameters named in `gradients` (a
-    /// subsequence of the network's parameters, in their order, as `named_gradients` gives).
+    /// One optimiser step with the gradients of the parameters named in `gradients`: in
+    /// the network's parameter order, as `named_gradients` gives them, they pair up in one
+    /// pass; in any other order (a gradient hook may reorder them), by name.
     fn apply_named_gradients(&mut self, gradients: &[(String, Tensor<T>)]) -> Result<()> {
         let params = self.network.parameter_refs();
         let values: Vec<Tensor<T>> = params.iter().map(|(_, v)| v.value()).collect();
@@ -251,11 +258,24 @@ impl<T: Element> Model<T> {
                 updates.push((*var, ParamGrad { name, value, grad }));
             }
         }
-        if let Some((name, _)) = pending.next() {
-            return Err(LayersError::config(
-                "optimizer step",
-                format!("a gradient for {name}, which is not a parameter of the network (or is out of order)"),
-            ));
+        if pending.peek().is_some() {
+            let by_name: std::collections::HashMap<&str, &Tensor<T>> =
+                gradients.iter().map(|(n, g)| (n.as_str(), g)).collect();
+            if let Some((name, _)) = gradients
+                .iter()
+                .find(|(n, _)| !params.iter().any(|(p, _)| p == n))
+            {
+                return Err(LayersError::config(
+                    "optimizer step",
+                    format!("a gradient for {name}, which is not a parameter of the network"),
+                ));
+            }
+            updates.clear();
+            for ((name, var), value) in params.iter().zip(&values) {
+                if let Some(grad) = by_name.get(name) {
+                    updates.push((*var, ParamGrad { name, value, grad }));
+                }
+            }
         }
         let pairs: Vec<ParamGrad<'_, T>> = updates.iter().map(|(_, p)| *p).collect();
         let new_values = self.optimizer.step(&pairs)?;

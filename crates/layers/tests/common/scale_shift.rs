@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use strata_autograd::Var;
+use strata_layers::init::Initializer;
 use strata_layers::layer::{BuildContext, CustomLayer};
 use strata_layers::{ForwardContext, LayersError, Module, NamedVar};
 use strata_tensor::Element;
@@ -74,7 +75,11 @@ impl CustomLayer for ScaleShiftConfig {
             .ok_or_else(|| LayersError::config("ScaleShift", "expects samples of rank ≥ 1"))?;
         Ok(Box::new(ScaleShift {
             channels,
-            scale: ctx.parameter_filled("scale", &[channels], self.initial_scale)?,
+            scale: ctx.parameter(
+                "scale",
+                &[channels],
+                Some(Initializer::Constant(self.initial_scale)),
+            )?,
             shift: ctx.parameter("shift", &[channels], None)?,
             calls: ctx.buffer("calls", &[1], 0.0)?,
         }))
