@@ -273,22 +273,25 @@ struct Calls {
     finished: usize,
 }
 
-impl strata_layers::train::GradientHook<f32> for std::rc::Rc<std::cell::RefCell<Calls>> {
+/// The hook: shares its counts with the test.
+struct Recorder(std::rc::Rc<std::cell::RefCell<Calls>>);
+
+impl strata_layers::train::GradientHook<f32> for Recorder {
     fn on_gradients(
         &mut self,
         _step: strata_layers::train::StepGradients<'_, f32>,
     ) -> strata_layers::train::HookResult {
-        self.borrow_mut().finished += 1;
+        self.0.borrow_mut().finished += 1;
         Ok(())
     }
     fn wants_ready_gradients(&self) -> bool {
         true
     }
     fn on_gradient_ready(&mut self, _ready: strata_layers::train::ReadyGradient<'_, f32>) {
-        self.borrow_mut().ready += 1;
+        self.0.borrow_mut().ready += 1;
     }
     fn on_step_abandoned(&mut self) {
-        self.borrow_mut().abandoned += 1;
+        self.0.borrow_mut().abandoned += 1;
     }
 }
 
@@ -306,7 +309,7 @@ fn a_backward_pass_that_fails_after_ready_gradients_tells_the_hook_the_step_is_a
         Adam::new(AdamConfig::default()).unwrap(),
     );
     let calls = std::rc::Rc::new(std::cell::RefCell::new(Calls::default()));
-    model.set_gradient_hook(Some(Box::new(calls.clone())));
+    model.set_gradient_hook(Some(Box::new(Recorder(calls.clone()))));
     let x = Tensor::from_vec(vec![0.5, -1.0, 0.25, 1.5, 0.75, -0.5], &[2, 3]).unwrap();
     let err = model
         .train_step(
