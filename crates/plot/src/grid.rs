@@ -2,11 +2,10 @@
 
 use std::path::Path;
 
-use plotters::prelude::*;
 use strata_tensor::Tensor;
 
 use super::image::{image_dims, unit_byte};
-use super::{register_bundled_font, save_rgb_png};
+use super::{draw_texts, save_rgb_png};
 use crate::error::{PlotError, Result};
 
 /// One image of a grid: `[1, H, W]` (greyscale) or `[3, H, W]` (RGB) values in `[0, 1]`,
@@ -100,7 +99,6 @@ impl ImageGrid {
 
     /// Draws the grid into an RGB buffer; returns it with its width and height.
     pub fn render(&self) -> Result<(Vec<u8>, u32, u32)> {
-        register_bundled_font();
         let layout = self.layout()?;
         let (width, height) = (layout.width, layout.height);
         let mut buffer = vec![255u8; width * height * 3];
@@ -123,22 +121,13 @@ impl ImageGrid {
             }
         }
         if layout.caption > 0 {
-            let draw_error =
-                |e: &dyn std::fmt::Display| PlotError::invalid("image grid", e.to_string());
-            let root = BitMapBackend::with_buffer(&mut buffer, (width as u32, height as u32))
-                .into_drawing_area();
-            for (i, tile) in self.tiles.iter().enumerate() {
+            let captions = self.tiles.iter().enumerate().map(|(i, tile)| {
                 let x0 = GAP + (i % self.columns) * layout.cell_w;
                 let y0 = GAP + (i / self.columns) * layout.cell_h;
                 let text_y = y0 + layout.cell_h - GAP - layout.caption + 3;
-                root.draw(&Text::new(
-                    tile.caption.clone(),
-                    (x0 as i32, text_y as i32),
-                    ("sans-serif", 13).into_font().color(&BLACK),
-                ))
-                .map_err(|e| draw_error(&e))?;
-            }
-            root.present().map_err(|e| draw_error(&e))?;
+                (tile.caption.as_str(), x0, text_y)
+            });
+            draw_texts(&mut buffer, (width, height), 13, "image grid", captions)?;
         }
         Ok((buffer, width as u32, height as u32))
     }
@@ -222,7 +211,10 @@ mod tests {
             columns: 1,
             scale: 1,
         };
-        let (_, _, h) = captioned.render().unwrap();
+        let (pixels, w, h) = captioned.render().unwrap();
         assert_eq!(h as usize, 4 + CAPTION + 2 * GAP);
+        // The caption is drawn: its row, below the image, holds dark pixels.
+        let caption_row = &pixels[(GAP + 4) * w as usize * 3..];
+        assert!(caption_row.iter().any(|&v| v < 128), "no caption drawn");
     }
 }

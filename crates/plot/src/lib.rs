@@ -40,6 +40,32 @@ fn register_bundled_font() {
     });
 }
 
+/// Draws black text lines in the bundled font, `size` pixels high, at their top-left corners
+/// `(text, x, y)`, onto RGB pixels of `(width, height)`; `what` names the picture in errors.
+fn draw_texts<'t>(
+    pixels: &mut [u8],
+    (width, height): (usize, usize),
+    size: u32,
+    what: &str,
+    texts: impl IntoIterator<Item = (&'t str, usize, usize)>,
+) -> Result<()> {
+    use plotters::prelude::*;
+    register_bundled_font();
+    let draw_error = |e: &dyn std::fmt::Display| PlotError::invalid(what, e.to_string());
+    let root =
+        BitMapBackend::with_buffer(pixels, (width as u32, height as u32)).into_drawing_area();
+    for (text, x, y) in texts {
+        root.draw(&Text::new(
+            text,
+            (x as i32, y as i32),
+            ("sans-serif", size).into_font().color(&BLACK),
+        ))
+        .map_err(|e| draw_error(&e))?;
+    }
+    root.present().map_err(|e| draw_error(&e))?;
+    Ok(())
+}
+
 /// Writes RGB pixels (`width × height × 3` bytes, row-major) as a PNG file, atomically.
 fn save_rgb_png(path: &Path, pixels: &[u8], width: u32, height: u32) -> Result<()> {
     save_png_bytes(path, pixels, width, height, PngColor::Rgb)

@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use plotters::prelude::*;
-
 use super::grid::{ImageGrid, CAPTION, GAP};
-use super::{register_bundled_font, save_rgb_png};
+use super::{draw_texts, save_rgb_png};
 use crate::error::{PlotError, Result};
 
 /// Grids stacked vertically, each under its title (no title line when the title is empty),
@@ -52,21 +50,8 @@ impl Sheet {
             }
             y += h;
         }
-        register_bundled_font();
-        {
-            let draw_error = |e: &dyn std::fmt::Display| PlotError::invalid("sheet", e.to_string());
-            let root = BitMapBackend::with_buffer(&mut buffer, (width as u32, height as u32))
-                .into_drawing_area();
-            for (title, ty) in titles {
-                root.draw(&Text::new(
-                    title,
-                    (GAP as i32, ty as i32),
-                    ("sans-serif", 15).into_font().color(&BLACK),
-                ))
-                .map_err(|e| draw_error(&e))?;
-            }
-            root.present().map_err(|e| draw_error(&e))?;
-        }
+        let titles = titles.iter().map(|(title, ty)| (title.as_str(), GAP, *ty));
+        draw_texts(&mut buffer, (width, height), 15, "sheet", titles)?;
         Ok((buffer, width as u32, height as u32))
     }
 
@@ -102,6 +87,9 @@ mod tests {
         // The second grid's image starts right below the first grid.
         let y = (CAPTION + GAP) + (2 + 2 * GAP) + GAP;
         assert_eq!(&pixels[(y * w as usize + GAP + 4) * 3..][..3], [0, 0, 0]);
+        // The first section's title is drawn above its grid.
+        let title_rows = &pixels[..(CAPTION + GAP) * w as usize * 3];
+        assert!(title_rows.iter().any(|&v| v < 128), "no title drawn");
         assert!(Sheet::default().render().is_err());
     }
 }
